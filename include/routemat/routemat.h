@@ -1,0 +1,101 @@
+/* routemat: SIMD kernels for routing matrices, C ABI.
+ *
+ * A routing matrix G (m x n, exactly one 1 per row) is stored as an index map
+ * idx[m], idx[i] = j meaning row i of an output reads row j of an input.
+ *   gather       Y = G U       Y[i,:]       = U[idx[i],:]
+ *   scatter_add  dU += G^T dY  dU[idx[i],:] += dY[i,:]
+ *
+ * Error model: every function returns a routemat_status; on failure
+ * routemat_last_error() gives a message for the calling thread naming what
+ * was wrong and where, and no output byte has been written. */
+#ifndef ROUTEMAT_H
+#define ROUTEMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "routemat/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum routemat_status {
+  ROUTEMAT_OK = 0,
+  ROUTEMAT_ERROR_INVALID_ARGUMENT = 1,   /* null pointer, negative size, unknown enum value */
+  ROUTEMAT_ERROR_INDEX_OUT_OF_RANGE = 2, /* an index outside [0, cols) (or -1 without drop) */
+  ROUTEMAT_ERROR_SHAPE_MISMATCH = 3,     /* rows/width/type of a view disagree with the map */
+  ROUTEMAT_ERROR_OVERFLOW = 4,           /* a size whose element or byte count does not fit */
+  ROUTEMAT_ERROR_ALIASING = 5,           /* an output overlaps an input */
+  ROUTEMAT_ERROR_UNSUPPORTED_ISA = 6,    /* an ISA this build or this CPU/OS cannot run */
+  ROUTEMAT_ERROR_OUT_OF_MEMORY = 7
+} routemat_status;
+
+typedef enum routemat_index_type { ROUTEMAT_INT32 = 0, ROUTEMAT_INT64 = 1 } routemat_index_type;
+
+typedef enum routemat_value_type { ROUTEMAT_F32 = 0, ROUTEMAT_F64 = 1 } routemat_value_type;
+
+/* Instruction sets, in increasing order of preference on their architecture. */
+typedef enum routemat_isa {
+  ROUTEMAT_ISA_SCALAR = 0,
+  ROUTEMAT_ISA_SSE4_2 = 1,
+  ROUTEMAT_ISA_AVX2 = 2,   /* AVX2 + FMA */
+  ROUTEMAT_ISA_AVX512 = 3, /* AVX-512F */
+  ROUTEMAT_ISA_NEON = 4    /* aarch64 Advanced SIMD */
+} routemat_isa;
+
+/* Map flags. */
+#define ROUTEMAT_ALLOW_DROP 1u /* index -1 marks a dropped row: gathers zeros, gets no gradient */
+
+/* A validated, non-owning view of G. The indices must stay alive and unchanged
+ * while the map is used: they are checked once, in routemat_map_create. */
+typedef struct routemat_map routemat_map;
+
+/* A strided block of rows: row r starts at element r * stride of data.
+ * stride >= width >= 1; data may be NULL only when rows == 0. The library
+ * never writes through an input view. */
+typedef struct routemat_rows {
+  void* data;
+  int64_t rows;
+  int64_t width;  /* elements per row, d */
+  int64_t stride; /* elements between the starts of consecutive rows */
+  routemat_value_type type;
+} routemat_rows;
+
+/* Validates idx[0..rows) against [0, cols) in one pass and, on success,
+ * stores a new map in *out (release it with routemat_map_destroy). */
+ROUTEMAT_API routemat_status routemat_map_create(routemat_map** out, int64_t rows, int64_t cols,
+                                                 const void* indices,
+                                                 routemat_index_type index_type, uint32_t flags);
+ROUTEMAT_API void routemat_map_destroy(routemat_map* map);
+ROUTEMAT_API int64_t routemat_map_rows(const routemat_map* map);
+ROUTEMAT_API int64_t routemat_map_cols(const routemat_map* map);
+ROUTEMAT_API int64_t routemat_map_dropped_rows(const routemat_map* map);
+
+/* dst = G src: src has cols rows, dst has rows rows, same width and type. */
+ROUTEMAT_API routemat_status routemat_gather(const routemat_map* map, const routemat_rows* src,
+                                             const routemat_rows* dst);
+/* dst += G^T src: src has rows rows, dst has cols rows. Duplicate indices
+ * accumulate in row order; the result does not depend on the ISA's lane count
+ * for integer-valued inputs. */
+ROUTEMAT_API routemat_status routemat_scatter_add(const routemat_map* map, const routemat_rows* src,
+                                                  const routemat_rows* dst);
+
+/* The message of the last failed call on this thread ("" if none). */
+ROUTEMAT_API const char* routemat_last_error(void);
+ROUTEMAT_API const char* routemat_status_name(routemat_status status);
+
+/* Runtime dispatch. The best ISA the CPU and OS support is chosen at first
+ * use; the environment variable ROUTEMAT_ISA=scalar|sse4_2|avx2|avx512|neon
+ * lowers it. An unknown or unsupported value makes every call fail with
+ * ROUTEMAT_ERROR_UNSUPPORTED_ISA until routemat_select_isa succeeds. */
+ROUTEMAT_API routemat_status routemat_active_isa(routemat_isa* out);
+ROUTEMAT_API routemat_status routemat_select_isa(routemat_isa isa);
+ROUTEMAT_API int routemat_isa_supported(routemat_isa isa);    /* compiled in and runnable here */
+ROUTEMAT_API const char* routemat_isa_name(routemat_isa isa); /* NULL for an unknown value */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ROUTEMAT_H */

@@ -1,0 +1,146 @@
+// Gather of width-1 rows (d = 1, a column) with the hardware gather
+// instruction: vgatherdps/vgatherdpd on AVX2 and AVX-512. xsimd 8.1's
+// batch::gather never emits them, so this file calls the intrinsics.
+// Other ISAs gather row by row (the generic path in route_kernels.hpp).
+#ifndef ROUTEMAT_COLUMN_GATHER_HPP
+#define ROUTEMAT_COLUMN_GATHER_HPP
+
+#include <climits>
+#include <cstdint>
+
+#include "kernels/isa_namespace.hpp"
+#include "kernels/kernel_table.hpp"
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace routemat {
+namespace ROUTEMAT_ISA_NS {
+
+// Rows per hardware-gather step; 0 where the ISA has no gather.
+#if defined(__AVX512F__)
+constexpr std::int64_t column_lanes = 16;
+#elif defined(__AVX2__)
+constexpr std::int64_t column_lanes = 8;
+#else
+constexpr std::int64_t column_lanes = 0;
+#endif
+
+#if defined(__AVX512F__)
+using offsets = __m512i;
+inline offsets load_offsets(const std::int32_t* idx) noexcept { return _mm512_loadu_si512(idx); }
+// Indices were validated to lie in [-1, n) with n * stride < 2^31, so the low
+// 32 bits of each int64 index are the index.
+inline offsets load_offsets(const std::int64_t* idx) noexcept {
+  const __m256i lo = _mm512_cvtepi64_epi32(_mm512_loadu_si512(idx));
+  const __m256i hi = _mm512_cvtepi64_epi32(_mm512_loadu_si512(idx + 8));
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+inline offsets scale_offsets(offsets off, std::int32_t stride) noexcept {
+  return _mm512_mullo_epi32(off, _mm512_set1_epi32(stride));
+}
+
+// The masked gather with a zero source for every step: dropped rows (index
+// -1, negative offset) are masked off, and no lane depends on the old
+// register (GCC 12 warns about the unmasked intrinsics, bug 105593).
+template <bool Drops>
+inline __mmask16 live_lanes(offsets off) noexcept {
+  if constexpr (Drops) return _mm512_cmpgt_epi32_mask(off, _mm512_set1_epi32(-1));
+  return 0xFFFF;
+}
+template <bool Drops>
+inline void gather16(const float* src, offsets off, float* out) noexcept {
+  _mm512_storeu_ps(
+      out, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live_lanes<Drops>(off), off, src, 4));
+}
+template <bool Drops>
+inline void gather16(const double* src, offsets off, double* out) noexcept {
+  const __mmask16 live = live_lanes<Drops>(off);
+  const __m512d zero = _mm512_setzero_pd();
+  _mm512_storeu_pd(out, _mm512_mask_i32gather_pd(zero, static_cast<__mmask8>(live),
+                                                 _mm512_castsi512_si256(off), src, 8));
+  _mm512_storeu_pd(out + 8, _mm512_mask_i32gather_pd(zero, static_cast<__mmask8>(live >> 8),
+                                                     _mm512_extracti64x4_epi64(off, 1), src, 8));
+}
+#define ROUTEMAT_GATHER_STEP gather16
+#elif defined(__AVX2__)
+using offsets = __m256i;
+inline offsets load_offsets(const std::int32_t* idx) noexcept {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));
+}
+// Indices were validated to lie in [-1, n) with n * stride < 2^31, so the low
+// 32 bits of each int64 index are the index: keep the even 32-bit lanes.
+inline offsets load_offsets(const std::int64_t* idx) noexcept {
+  const __m256 a = _mm256_castsi256_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx)));
+  const __m256 b =
+      _mm256_castsi256_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + 4)));
+  const __m256i low = _mm256_castps_si256(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+  return _mm256_permute4x64_epi64(low, _MM_SHUFFLE(3, 1, 2, 0));
+}
+inline offsets scale_offsets(offsets off, std::int32_t stride) noexcept {
+  return _mm256_mullo_epi32(off, _mm256_set1_epi32(stride));
+}
+
+// The masked gather with a zero source for every step: dropped rows (index
+// -1, negative offset) are masked off, and no lane depends on the old
+// register (GCC 12 warns about the unmasked intrinsics, bug 105593).
+template <bool Drops>
+inline __m256i live_lanes(offsets off) noexcept {
+  if constexpr (Drops) return _mm256_cmpgt_epi32(off, _mm256_set1_epi32(-1));
+  return _mm256_set1_epi32(-1);
+}
+template <bool Drops>
+inline void gather8(const float* src, offsets off, float* out) noexcept {
+  const __m256 live = _mm256_castsi256_ps(live_lanes<Drops>(off));
+  _mm256_storeu_ps(out, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), src, off, live, 4));
+}
+template <bool Drops>
+inline void gather8(const double* src, offsets off, double* out) noexcept {
+  const __m256i live = live_lanes<Drops>(off);
+  const __m256d live_lo = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(live)));
+  const __m256d live_hi =
+      _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(live, 1)));
+  const __m256d zero = _mm256_setzero_pd();
+  _mm256_storeu_pd(out,
+                   _mm256_mask_i32gather_pd(zero, src, _mm256_castsi256_si128(off), live_lo, 8));
+  _mm256_storeu_pd(
+      out + 4, _mm256_mask_i32gather_pd(zero, src, _mm256_extracti128_si256(off, 1), live_hi, 8));
+}
+#define ROUTEMAT_GATHER_STEP gather8
+#endif
+
+// Gathers rows [begin, end) of a width-1 gather in steps of column_lanes and
+// returns the first row left for the generic path (begin when the hardware
+// gather cannot be used: no gather instruction, or offsets beyond 32 bits).
+template <class T, class I, bool Drops>
+inline std::int64_t gather_column(const route_args& a) noexcept {
+  std::int64_t i = a.begin;
+#ifdef ROUTEMAT_GATHER_STEP
+  if (a.src_rows == 0 || (a.src_rows - 1) > INT32_MAX / a.src_stride) return i;
+  const I* idx = static_cast<const I*>(a.indices);
+  const T* src = static_cast<const T*>(a.src);
+  T* dst = static_cast<T*>(a.dst);
+  const auto stride = static_cast<std::int32_t>(a.src_stride);
+  alignas(64) T lanes[column_lanes];
+  for (; i + column_lanes <= a.end; i += column_lanes) {
+    offsets off = load_offsets(idx + i);
+    if (stride != 1) off = scale_offsets(off, stride);
+    if (a.dst_stride == 1) {
+      ROUTEMAT_GATHER_STEP<Drops>(src, off, dst + i);
+    } else {
+      ROUTEMAT_GATHER_STEP<Drops>(src, off, lanes);
+      for (std::int64_t l = 0; l < column_lanes; ++l) dst[(i + l) * a.dst_stride] = lanes[l];
+    }
+  }
+#undef ROUTEMAT_GATHER_STEP
+#else
+  (void)a;
+#endif
+  return i;
+}
+
+}  // namespace ROUTEMAT_ISA_NS
+}  // namespace routemat
+
+#endif

@@ -1,0 +1,80 @@
+// Row primitives (copy, zero, add) for one ISA: vectorized along the row
+// width with xsimd batches, plain loops for the scalar ISA.
+#ifndef ROUTEMAT_ROW_OPS_HPP
+#define ROUTEMAT_ROW_OPS_HPP
+
+#include "kernels/isa_namespace.hpp"
+
+namespace routemat {
+namespace ROUTEMAT_ISA_NS {
+
+// Lanes of one SIMD register of T (1 for the scalar ISA) and its batch type.
+template <class Arch, class T>
+struct vec {
+  static constexpr std::int64_t lanes = 1;
+};
+#ifdef ROUTEMAT_XSIMD_ARCH
+template <class T>
+struct vec<arch, T> {
+  using batch = xsimd::batch<T, arch>;
+  static constexpr std::int64_t lanes = batch::size;
+};
+#endif
+
+template <class Arch, class T>
+inline void copy_row(const T* src, T* dst, std::int64_t width) noexcept {
+  constexpr std::int64_t L = vec<Arch, T>::lanes;
+  if constexpr (L == 1) {
+    for (std::int64_t k = 0; k < width; ++k) dst[k] = src[k];
+  } else {
+    using batch = typename vec<Arch, T>::batch;
+    if (width < L) {
+      for (std::int64_t k = 0; k < width; ++k) dst[k] = src[k];
+      return;
+    }
+    std::int64_t k = 0;
+    for (; k + 4 * L <= width; k += 4 * L) {
+      const batch a = batch::load_unaligned(src + k);
+      const batch b = batch::load_unaligned(src + k + L);
+      const batch c = batch::load_unaligned(src + k + 2 * L);
+      const batch d = batch::load_unaligned(src + k + 3 * L);
+      a.store_unaligned(dst + k);
+      b.store_unaligned(dst + k + L);
+      c.store_unaligned(dst + k + 2 * L);
+      d.store_unaligned(dst + k + 3 * L);
+    }
+    for (; k + L <= width; k += L) batch::load_unaligned(src + k).store_unaligned(dst + k);
+    // A copy may rewrite elements it already wrote: finish with one batch
+    // ending at the last element instead of a scalar tail.
+    if (k < width) batch::load_unaligned(src + width - L).store_unaligned(dst + width - L);
+  }
+}
+
+template <class Arch, class T>
+inline void zero_row(T* dst, std::int64_t width) noexcept {
+  for (std::int64_t k = 0; k < width; ++k) dst[k] = T(0);
+}
+
+// dst += src. Every element is added exactly once (no overlapping tail).
+template <class Arch, class T>
+inline void add_row(const T* src, T* dst, std::int64_t width) noexcept {
+  constexpr std::int64_t L = vec<Arch, T>::lanes;
+  std::int64_t k = 0;
+  if constexpr (L > 1) {
+    using batch = typename vec<Arch, T>::batch;
+    for (; k + 2 * L <= width; k += 2 * L) {
+      const batch a = batch::load_unaligned(dst + k) + batch::load_unaligned(src + k);
+      const batch b = batch::load_unaligned(dst + k + L) + batch::load_unaligned(src + k + L);
+      a.store_unaligned(dst + k);
+      b.store_unaligned(dst + k + L);
+    }
+    for (; k + L <= width; k += L)
+      (batch::load_unaligned(dst + k) + batch::load_unaligned(src + k)).store_unaligned(dst + k);
+  }
+  for (; k < width; ++k) dst[k] += src[k];
+}
+
+}  // namespace ROUTEMAT_ISA_NS
+}  // namespace routemat
+
+#endif
