@@ -1,0 +1,1 @@
+// Bad-input catalogue (written separately).
