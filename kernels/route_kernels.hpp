@@ -4,6 +4,7 @@
 #define ROUTEMAT_ROUTE_KERNELS_HPP
 
 #include <cstdint>
+#include <utility>
 
 #include "kernels/column_gather.hpp"
 #include "kernels/isa_namespace.hpp"
@@ -13,22 +14,42 @@
 namespace routemat {
 namespace ROUTEMAT_ISA_NS {
 
+// Narrow rows (d <= 8) get kernels of their own with the width known at
+// compile time: the row loops become straight-line code, with no trip-count
+// checks and no vector tails, which otherwise cost more than the row itself.
+// Op::rows<T, I, Drops, W> takes its width from W, or from the call if W == 0.
+template <class Op, class T, class I, bool Drops, std::int64_t... W>
+inline void run_by_width(const route_args& a, std::integer_sequence<std::int64_t, W...>) noexcept {
+  const bool fixed =
+      ((a.width == W + 1 && (Op::template rows<T, I, Drops, W + 1>(a), true)) || ...);
+  if (!fixed) Op::template rows<T, I, Drops, 0>(a);
+}
+constexpr std::int64_t fixed_widths = 8;
+
 // dst[i,:] = src[idx[i],:]; a dropped row (idx -1, only when Drops) gets zeros.
 struct gather_op {
   template <class T, class I, bool Drops>
   static void run(const route_args& a) noexcept {
-    const I* idx = static_cast<const I*>(a.indices);
-    const T* src = static_cast<const T*>(a.src);
-    T* dst = static_cast<T*>(a.dst);
-    std::int64_t i = a.begin;
-    if (a.width == 1) i = gather_column<T, I, Drops>(a);
-    for (; i < a.end; ++i) {
+    run_by_width<gather_op, T, I, Drops>(a,
+                                         std::make_integer_sequence<std::int64_t, fixed_widths>{});
+  }
+  template <class T, class I, bool Drops, std::int64_t W>
+  static void rows(const route_args& a) noexcept {
+    // Locals, not a.field: stores through dst could otherwise alias `a` and
+    // force a reload of every field on every row.
+    const I* __restrict idx = static_cast<const I*>(a.indices);
+    const T* __restrict src = static_cast<const T*>(a.src);
+    T* __restrict dst = static_cast<T*>(a.dst);
+    const std::int64_t end = a.end, width = W > 0 ? W : a.width;
+    const std::int64_t src_stride = a.src_stride, dst_stride = a.dst_stride;
+    std::int64_t i = width == 1 ? gather_column<T, I, Drops>(a) : a.begin;
+    for (; i < end; ++i) {
       const std::int64_t j = idx[i];
-      T* out = dst + i * a.dst_stride;
+      T* out = dst + i * dst_stride;
       if (Drops && j < 0) {
-        zero_row<arch>(out, a.width);
+        zero_row<arch>(out, width);
       } else {
-        copy_row<arch>(src + j * a.src_stride, out, a.width);
+        copy_row<arch>(src + j * src_stride, out, width);
       }
     }
   }
@@ -39,13 +60,20 @@ struct gather_op {
 struct scatter_add_op {
   template <class T, class I, bool Drops>
   static void run(const route_args& a) noexcept {
-    const I* idx = static_cast<const I*>(a.indices);
-    const T* src = static_cast<const T*>(a.src);
-    T* dst = static_cast<T*>(a.dst);
-    for (std::int64_t i = a.begin; i < a.end; ++i) {
+    run_by_width<scatter_add_op, T, I, Drops>(
+        a, std::make_integer_sequence<std::int64_t, fixed_widths>{});
+  }
+  template <class T, class I, bool Drops, std::int64_t W>
+  static void rows(const route_args& a) noexcept {
+    const I* __restrict idx = static_cast<const I*>(a.indices);
+    const T* __restrict src = static_cast<const T*>(a.src);
+    T* __restrict dst = static_cast<T*>(a.dst);
+    const std::int64_t end = a.end, width = W > 0 ? W : a.width;
+    const std::int64_t src_stride = a.src_stride, dst_stride = a.dst_stride;
+    for (std::int64_t i = a.begin; i < end; ++i) {
       const std::int64_t j = idx[i];
       if (Drops && j < 0) continue;
-      add_row<arch>(src + i * a.src_stride, dst + j * a.dst_stride, a.width);
+      add_row<arch>(src + i * src_stride, dst + j * dst_stride, width);
     }
   }
 };

@@ -22,7 +22,7 @@ struct vec<arch, T> {
 #endif
 
 template <class Arch, class T>
-inline void copy_row(const T* src, T* dst, std::int64_t width) noexcept {
+inline void copy_row(const T* __restrict src, T* __restrict dst, std::int64_t width) noexcept {
   constexpr std::int64_t L = vec<Arch, T>::lanes;
   if constexpr (L == 1) {
     for (std::int64_t k = 0; k < width; ++k) dst[k] = src[k];
@@ -57,7 +57,7 @@ inline void zero_row(T* dst, std::int64_t width) noexcept {
 
 // dst += src. Every element is added exactly once (no overlapping tail).
 template <class Arch, class T>
-inline void add_row(const T* src, T* dst, std::int64_t width) noexcept {
+inline void add_row(const T* __restrict src, T* __restrict dst, std::int64_t width) noexcept {
   constexpr std::int64_t L = vec<Arch, T>::lanes;
   std::int64_t k = 0;
   if constexpr (L > 1) {

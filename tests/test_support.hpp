@@ -113,14 +113,15 @@ std::vector<T> dense_times(const std::vector<double>& g, std::int64_t m, std::in
   return out;
 }
 
-// out (n x d) = G^T (n x m) * w (m x d), summing sources in increasing row order.
+// out (n x d) = G^T (n x m) * w (m x d). Walks G row by row (cache-friendly);
+// each destination still receives its sources in increasing row order.
 template <class T>
 std::vector<T> dense_transpose_times(const std::vector<double>& g, std::int64_t m, std::int64_t n,
                                      const block<T>& w) {
   const std::int64_t d = w.width;
   std::vector<T> out(static_cast<std::size_t>(n * d), T(0));
-  for (std::int64_t j = 0; j < n; ++j)
-    for (std::int64_t i = 0; i < m; ++i) {
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
       const double gij = g[static_cast<std::size_t>(i * n + j)];
       if (gij == 0.0) continue;
       for (std::int64_t k = 0; k < d; ++k)
@@ -128,6 +129,27 @@ std::vector<T> dense_transpose_times(const std::vector<double>& g, std::int64_t 
     }
   return out;
 }
+
+// The shape catalogue every kernel is checked on: widths around every vector
+// width (4, 8, 16 lanes of f32; 2, 4, 8 of f64), and m, n in {0, 1, small,
+// larger than the vector loops and the index-scan chunk}.
+inline const std::vector<std::int64_t> widths{1,  2,  3,  4,  5,  7,  8,  9,  15,
+                                              16, 17, 31, 32, 33, 63, 64, 65, 257};
+struct extent {
+  std::int64_t m, n;
+};
+inline const std::vector<extent> extents{{0, 0}, {0, 4}, {1, 1}, {5, 3}, {37, 11}, {1500, 300}};
+inline const extent large_extent{4096, 1024};
+inline const std::vector<std::int64_t> large_widths{1, 2, 3, 8, 17, 64};
+inline const std::vector<distribution> distributions{distribution::uniform, distribution::hot,
+                                                     distribution::zipf, distribution::sorted,
+                                                     distribution::permutation};
+
+// Row strides (in elements) of the input and the output for width d.
+struct strides {
+  std::int64_t src, dst;
+};
+inline std::vector<strides> stride_cases(std::int64_t d) { return {{d, d}, {d + 3, d + 5}}; }
 
 }  // namespace test
 

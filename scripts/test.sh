@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds routemat in Release with tests (warnings are errors) in build/ and
+# runs every test; exits with ctest's status.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/install-deps.sh
+
+jobs="$(nproc 2>/dev/null || echo 2)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DROUTEMAT_BUILD_TESTS=ON -DROUTEMAT_WERROR=ON
+cmake --build build --parallel "$jobs"
+
+cd build
+exec ctest --output-on-failure --parallel "$jobs"
