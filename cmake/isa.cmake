@@ -36,6 +36,11 @@ function(routemat_add_isa_objects out_targets out_names include_dir)
     endif()
     separate_arguments(flag_list UNIX_COMMAND "${flags}")
     target_compile_options(${target} PRIVATE ${flag_list})
+    # Kernels are optimized in every configuration: unoptimized, xsimd's inline
+    # functions become weak symbols shared by several ISA objects, and the
+    # linker keeps one copy compiled with one ISA's flags for all of them
+    # (tests/check_isa_symbols.cmake checks that none is shared).
+    target_compile_options(${target} PRIVATE $<$<CONFIG:Debug>:-O2>)
     # GCC 12's own AVX2/AVX-512 intrinsic headers start vectors from
     # _mm*_undefined_*() and then warn about them once inlined (GCC bug 105593).
     if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)

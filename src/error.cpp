@@ -30,6 +30,6 @@ extern "C" const char* routemat_status_name(routemat_status status) {
     case ROUTEMAT_ERROR_ALIASING: return "output overlaps an input";
     case ROUTEMAT_ERROR_UNSUPPORTED_ISA: return "unsupported ISA";
     case ROUTEMAT_ERROR_OUT_OF_MEMORY: return "out of memory";
+    default: return "unknown status";
   }
-  return "unknown status";
 }

@@ -69,7 +69,8 @@ extern "C" routemat_status routemat_map_create(routemat_map** out, int64_t rows,
                 "index type %d is neither ROUTEMAT_INT32 nor ROUTEMAT_INT64",
                 static_cast<int>(index_type));
   if ((flags & ~ROUTEMAT_ALLOW_DROP) != 0)
-    return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "unknown map flags 0x%x", flags);
+    return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "unknown map flags 0x%x",
+                flags & ~ROUTEMAT_ALLOW_DROP);
   if (rows > 0 && indices == nullptr)
     return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "indices is NULL with %lld rows", (long long)rows);
   const std::size_t index_size = index_type == ROUTEMAT_INT32 ? 4 : 8;

@@ -15,6 +15,9 @@ routemat_status check_rows(const routemat_rows* view, const char* name, std::int
     return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT,
                 "%s type %d is neither ROUTEMAT_F32 nor ROUTEMAT_F64", name,
                 static_cast<int>(v.type));
+  if (v.rows < 0)
+    return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "%s rows %lld is negative", name,
+                (long long)v.rows);
   if (v.rows != expected_rows)
     return fail(ROUTEMAT_ERROR_SHAPE_MISMATCH, "%s has %lld rows; the map needs %lld (%s)", name,
                 (long long)v.rows, (long long)expected_rows, expected_rows_meaning);

@@ -1,1 +1,355 @@
-int main(void) { return 0; }
+/* The C ABI from a C99 translation unit: maps with int32 and int64 indices,
+ * gather and scatter-add in f32 and f64 on the branching example, dropped
+ * rows, runtime ISA selection (every supported ISA in turn), status names and
+ * the error channel. Prints every failed check with file:line, then a final
+ * line "N passed, N failed"; exits non-zero if any check failed. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "routemat/routemat.h"
+
+static int passed = 0;
+static int failed = 0;
+static const char* context = "";
+
+static void check(int ok, const char* what, const char* file, int line) {
+  if (ok) {
+    ++passed;
+  } else {
+    ++failed;
+    printf("%s:%d: check failed%s%s: %s\n", file, line, context[0] ? " on ISA " : "", context,
+           what);
+  }
+}
+
+#define CHECK(cond) check((cond) != 0, #cond, __FILE__, __LINE__)
+/* A call failed with this status and its message contains this text. */
+#define CHECK_ERROR(status, want, text)                   \
+  do {                                                    \
+    CHECK((status) == (want));                            \
+    CHECK(strstr(routemat_last_error(), (text)) != NULL); \
+  } while (0)
+
+/* The branching example: G maps (a,b,c) to (c,a,b,a,c,b). */
+enum { M = 6, N = 3 };
+static const int32_t branch_idx[M] = {2, 0, 1, 0, 2, 1};
+static const double gather_col0[M] = {3, 1, 2, 1, 3, 2};       /* G (1,2,3) */
+static const double scatter_w[M] = {1, 2, 4, 8, 16, 32};       /* dY column 0 */
+static const double scatter_col0[N] = {2 + 8, 4 + 32, 1 + 16}; /* G^T dY */
+/* Row 1 dropped (index -1): it gathers zeros and gives no gradient. */
+static const double dropped_gather_col0[M] = {3, 0, 2, 1, 3, 2};
+static const double dropped_scatter_col0[N] = {8, 4 + 32, 1 + 16};
+static const double sentinel = -99;
+
+static size_t value_size(routemat_value_type type) { return type == ROUTEMAT_F32 ? 4 : 8; }
+
+static double get(const void* p, routemat_value_type type, size_t i) {
+  return type == ROUTEMAT_F32 ? (double)((const float*)p)[i] : ((const double*)p)[i];
+}
+
+static void set(void* p, routemat_value_type type, size_t i, double v) {
+  if (type == ROUTEMAT_F32) {
+    ((float*)p)[i] = (float)v;
+  } else {
+    ((double*)p)[i] = v;
+  }
+}
+
+/* An exact-size block of rows x stride (the last row only d long), every
+ * element set to the sentinel. */
+static void* new_block(int64_t rows, int64_t d, int64_t stride, routemat_value_type type,
+                       size_t* count) {
+  size_t i;
+  void* p;
+  *count = rows > 0 ? (size_t)((rows - 1) * stride + d) : 0;
+  p = malloc(*count * value_size(type));
+  if (p == NULL) {
+    printf("out of memory\n");
+    exit(2);
+  }
+  for (i = 0; i < *count; ++i) set(p, type, i, sentinel);
+  return p;
+}
+
+/* Every element of a row is want[row] * (k + 1); every stride gap is the sentinel. */
+static int block_is(const void* p, routemat_value_type type, int64_t rows, int64_t d,
+                    int64_t stride, const double* want) {
+  int64_t r, k;
+  for (r = 0; r < rows; ++r) {
+    for (k = 0; k < stride && r * stride + k < (rows - 1) * stride + d; ++k) {
+      const double v = get(p, type, (size_t)(r * stride + k));
+      if (k < d ? v != want[r] * (double)(k + 1) : v != sentinel) return 0;
+    }
+  }
+  return 1;
+}
+
+static void fill_rows(void* p, routemat_value_type type, int64_t rows, int64_t d, int64_t stride,
+                      const double* col0) {
+  int64_t r, k;
+  for (r = 0; r < rows; ++r)
+    for (k = 0; k < d; ++k) set(p, type, (size_t)(r * stride + k), col0[r] * (double)(k + 1));
+}
+
+static routemat_rows view(void* data, int64_t rows, int64_t d, int64_t stride,
+                          routemat_value_type type) {
+  routemat_rows v;
+  v.data = data;
+  v.rows = rows;
+  v.width = d;
+  v.stride = stride;
+  v.type = type;
+  return v;
+}
+
+static routemat_map* create_branching(routemat_index_type index_type, int drop, int32_t* idx32,
+                                      int64_t* idx64) {
+  routemat_map* map = NULL;
+  int i;
+  for (i = 0; i < M; ++i) {
+    idx32[i] = branch_idx[i];
+    idx64[i] = branch_idx[i];
+  }
+  if (drop) idx32[1] = idx64[1] = -1;
+  CHECK(routemat_map_create(&map, M, N,
+                            index_type == ROUTEMAT_INT32 ? (const void*)idx32 : (const void*)idx64,
+                            index_type, drop ? ROUTEMAT_ALLOW_DROP : 0u) == ROUTEMAT_OK);
+  CHECK(map != NULL);
+  CHECK(routemat_map_rows(map) == M);
+  CHECK(routemat_map_cols(map) == N);
+  CHECK(routemat_map_dropped_rows(map) == (drop ? 1 : 0));
+  return map;
+}
+
+/* Y = G U and dU += G^T dY on the branching example, column k scaled by k + 1. */
+static void run_branching(routemat_index_type index_type, routemat_value_type type, int64_t d,
+                          int64_t stride, int drop) {
+  int32_t idx32[M];
+  int64_t idx64[M];
+  static const double abc[N] = {1, 2, 3};
+  double twice[N];
+  size_t n_u, n_y, n_dy, n_du;
+  int j;
+  static const double zeros[N] = {0, 0, 0};
+  const double* want_scatter = drop ? dropped_scatter_col0 : scatter_col0;
+  routemat_map* map = create_branching(index_type, drop, idx32, idx64);
+  void *u, *y, *dy, *du;
+  routemat_rows u_view, y_view, dy_view, du_view;
+
+  if (map == NULL) return;
+  u = new_block(N, d, stride, type, &n_u);
+  y = new_block(M, d, stride, type, &n_y);
+  dy = new_block(M, d, stride, type, &n_dy);
+  du = new_block(N, d, stride, type, &n_du);
+  u_view = view(u, N, d, stride, type);
+  y_view = view(y, M, d, stride, type);
+  dy_view = view(dy, M, d, stride, type);
+  du_view = view(du, N, d, stride, type);
+  fill_rows(u, type, N, d, stride, abc);
+  fill_rows(dy, type, M, d, stride, scatter_w);
+  fill_rows(du, type, N, d, stride, zeros);
+
+  CHECK(routemat_gather(map, &u_view, &y_view) == ROUTEMAT_OK);
+  CHECK(block_is(y, type, M, d, stride, drop ? dropped_gather_col0 : gather_col0));
+  CHECK(block_is(u, type, N, d, stride, abc)); /* the input is not written */
+
+  CHECK(routemat_scatter_add(map, &dy_view, &du_view) == ROUTEMAT_OK);
+  CHECK(block_is(du, type, N, d, stride, want_scatter));
+  CHECK(block_is(dy, type, M, d, stride, scatter_w));
+  /* scatter_add accumulates into what dst holds. */
+  CHECK(routemat_scatter_add(map, &dy_view, &du_view) == ROUTEMAT_OK);
+  for (j = 0; j < N; ++j) twice[j] = 2 * want_scatter[j];
+  CHECK(block_is(du, type, N, d, stride, twice));
+
+  free(u);
+  free(y);
+  free(dy);
+  free(du);
+  routemat_map_destroy(map);
+}
+
+static void run_all_branching(void) {
+  static const int64_t shapes[][2] = {{1, 1}, {1, 3}, {5, 5}, {5, 7}}; /* d, stride */
+  int it, vt, s, drop;
+  for (it = 0; it < 2; ++it)
+    for (vt = 0; vt < 2; ++vt)
+      for (s = 0; s < 4; ++s)
+        for (drop = 0; drop < 2; ++drop)
+          run_branching(it == 0 ? ROUTEMAT_INT32 : ROUTEMAT_INT64,
+                        vt == 0 ? ROUTEMAT_F32 : ROUTEMAT_F64, shapes[s][0], shapes[s][1], drop);
+}
+
+static void check_status_names(void) {
+  static const char* const names[] = {"ok",
+                                      "invalid argument",
+                                      "index out of range",
+                                      "shape mismatch",
+                                      "size overflow",
+                                      "output overlaps an input",
+                                      "unsupported ISA",
+                                      "out of memory"};
+  int s;
+  for (s = ROUTEMAT_OK; s <= ROUTEMAT_ERROR_OUT_OF_MEMORY; ++s) {
+    const char* name = routemat_status_name((routemat_status)s);
+    CHECK(name != NULL && strcmp(name, names[s]) == 0);
+  }
+  CHECK(strcmp(routemat_status_name((routemat_status)42), "unknown status") == 0);
+  CHECK(strcmp(routemat_status_name((routemat_status)-1), "unknown status") == 0);
+}
+
+static void check_errors(void) {
+  int32_t idx32[M];
+  int64_t idx64[M];
+  const int32_t bad[M] = {2, 0, 1, 0, 3, 1};
+  const int32_t dropped[M] = {2, -1, 1, 0, 2, 1};
+  routemat_map* untouched = (routemat_map*)&passed; /* any non-NULL marker */
+  routemat_map* out = untouched;
+  routemat_map* map;
+  size_t n_u, n_y, i;
+  void* u;
+  void* y;
+  float* y_before;
+  routemat_rows u_view, y_view;
+  routemat_status s;
+
+  /* An index equal to cols, in row 4. */
+  s = routemat_map_create(&out, M, N, bad, ROUTEMAT_INT32, 0);
+  CHECK_ERROR(s, ROUTEMAT_ERROR_INDEX_OUT_OF_RANGE, "index 3 at row 4 is outside [0, 3)");
+  CHECK(out == untouched);
+  /* -1 without the drop flag: the message says how to allow it. */
+  s = routemat_map_create(&out, M, N, dropped, ROUTEMAT_INT32, 0);
+  CHECK_ERROR(s, ROUTEMAT_ERROR_INDEX_OUT_OF_RANGE, "at row 1");
+  CHECK(strstr(routemat_last_error(), "ROUTEMAT_ALLOW_DROP") != NULL);
+  CHECK(out == untouched);
+  /* Unknown enum values and flags. */
+  s = routemat_map_create(&out, M, N, bad, (routemat_index_type)7, 0);
+  CHECK_ERROR(s, ROUTEMAT_ERROR_INVALID_ARGUMENT, "index type 7");
+  s = routemat_map_create(&out, M, N, bad, ROUTEMAT_INT32, 0x10u);
+  CHECK_ERROR(s, ROUTEMAT_ERROR_INVALID_ARGUMENT, "unknown map flags 0x10");
+  s = routemat_map_create(&out, 2, N, NULL, ROUTEMAT_INT64, 0);
+  CHECK_ERROR(s, ROUTEMAT_ERROR_INVALID_ARGUMENT, "indices is NULL");
+  CHECK(out == untouched);
+
+  map = create_branching(ROUTEMAT_INT64, 0, idx32, idx64);
+  if (map == NULL) return;
+  u = new_block(N, 2, 2, ROUTEMAT_F32, &n_u);
+  y = new_block(M, 2, 2, ROUTEMAT_F32, &n_y);
+  y_before = (float*)malloc(n_y * sizeof(float));
+  if (y_before == NULL) exit(2);
+  memcpy(y_before, y, n_y * sizeof(float));
+  u_view = view(u, N, 2, 2, ROUTEMAT_F32);
+
+  /* dst rows != m. */
+  y_view = view(y, M - 1, 2, 2, ROUTEMAT_F32);
+  s = routemat_gather(map, &u_view, &y_view);
+  CHECK_ERROR(s, ROUTEMAT_ERROR_SHAPE_MISMATCH, "dst has 5 rows; the map needs 6");
+  /* src rows != m for scatter_add. */
+  y_view = view(y, M, 2, 2, ROUTEMAT_F32);
+  s = routemat_scatter_add(map, &u_view, &y_view);
+  CHECK_ERROR(s, ROUTEMAT_ERROR_SHAPE_MISMATCH, "src has 3 rows; the map needs 6");
+  /* f32 src, f64 dst. */
+  y_view = view(y, M, 1, 1, ROUTEMAT_F64);
+  s = routemat_gather(map, &u_view, &y_view);
+  CHECK_ERROR(s, ROUTEMAT_ERROR_SHAPE_MISMATCH, "src holds f32 values but dst holds f64");
+  /* An unknown value type: any int is a valid value of a C enum. */
+  y_view = view(y, M, 2, 2, (routemat_value_type)5);
+  s = routemat_gather(map, &u_view, &y_view);
+  CHECK_ERROR(s, ROUTEMAT_ERROR_INVALID_ARGUMENT, "dst type 5 is neither");
+  /* stride < width. */
+  y_view = view(y, M, 2, 1, ROUTEMAT_F32);
+  s = routemat_gather(map, &u_view, &y_view);
+  CHECK_ERROR(s, ROUTEMAT_ERROR_INVALID_ARGUMENT, "dst stride 1 is less than its width 2");
+  /* dst overlapping src. */
+  y_view = view(y, M, 2, 2, ROUTEMAT_F32);
+  u_view = view(y, N, 2, 2, ROUTEMAT_F32);
+  s = routemat_gather(map, &u_view, &y_view);
+  CHECK_ERROR(s, ROUTEMAT_ERROR_ALIASING, "dst overlaps src");
+  /* No map. */
+  s = routemat_gather(NULL, &u_view, &y_view);
+  CHECK_ERROR(s, ROUTEMAT_ERROR_INVALID_ARGUMENT, "map is NULL");
+  /* Nothing was written by any refused call. */
+  CHECK(memcmp(y_before, y, n_y * sizeof(float)) == 0);
+
+  /* A success does not clear the last failure's message. */
+  u_view = view(u, N, 2, 2, ROUTEMAT_F32);
+  CHECK(routemat_gather(map, &u_view, &y_view) == ROUTEMAT_OK);
+  CHECK(strcmp(routemat_last_error(), "map is NULL") == 0);
+  for (i = 0; i < n_y; ++i) CHECK(((float*)y)[i] == (float)sentinel);
+
+  free(y_before);
+  free(u);
+  free(y);
+  routemat_map_destroy(map);
+}
+
+static void check_isas(void) {
+  static const char* const names[] = {"scalar", "sse4_2", "avx2", "avx512", "neon"};
+  routemat_isa original = ROUTEMAT_ISA_SCALAR, before = ROUTEMAT_ISA_SCALAR;
+  routemat_isa active = ROUTEMAT_ISA_SCALAR;
+  int isa, supported = 0, unsupported = 0;
+  routemat_status s;
+
+  CHECK(routemat_active_isa(&original) == ROUTEMAT_OK);
+  CHECK(routemat_isa_supported(original) == 1);
+  CHECK(routemat_isa_supported(ROUTEMAT_ISA_SCALAR) == 1);
+  CHECK(routemat_active_isa(NULL) == ROUTEMAT_ERROR_INVALID_ARGUMENT);
+  for (isa = ROUTEMAT_ISA_SCALAR; isa <= ROUTEMAT_ISA_NEON; ++isa) {
+    const char* name = routemat_isa_name((routemat_isa)isa);
+    CHECK(name != NULL && strcmp(name, names[isa]) == 0);
+  }
+  CHECK(routemat_isa_name((routemat_isa)5) == NULL);
+  CHECK(routemat_isa_name((routemat_isa)-1) == NULL);
+  CHECK(routemat_isa_supported((routemat_isa)5) == 0);
+  CHECK(routemat_isa_supported((routemat_isa)-1) == 0);
+
+  /* Every supported ISA in turn runs every check; the others are refused. */
+  for (isa = ROUTEMAT_ISA_SCALAR; isa <= ROUTEMAT_ISA_NEON; ++isa) {
+    const char* name = routemat_isa_name((routemat_isa)isa);
+    if (routemat_isa_supported((routemat_isa)isa)) {
+      ++supported;
+      CHECK(routemat_select_isa((routemat_isa)isa) == ROUTEMAT_OK);
+      CHECK(routemat_active_isa(&active) == ROUTEMAT_OK && active == (routemat_isa)isa);
+      context = name;
+      run_all_branching();
+      check_errors();
+      context = "";
+    } else {
+      ++unsupported;
+      CHECK(routemat_active_isa(&before) == ROUTEMAT_OK);
+      s = routemat_select_isa((routemat_isa)isa);
+      CHECK_ERROR(s, ROUTEMAT_ERROR_UNSUPPORTED_ISA, "cannot run here");
+      CHECK(strstr(routemat_last_error(), name) != NULL);
+      CHECK(strstr(routemat_last_error(), "scalar") != NULL); /* it lists what runs */
+      /* The active ISA is unchanged. */
+      CHECK(routemat_active_isa(&active) == ROUTEMAT_OK && active == before);
+    }
+  }
+  CHECK(supported >= 1);
+  CHECK(unsupported >= 1); /* no build has both x86 and Arm kernels */
+  CHECK(routemat_select_isa(original) == ROUTEMAT_OK);
+
+  s = routemat_select_isa((routemat_isa)99);
+  CHECK_ERROR(s, ROUTEMAT_ERROR_INVALID_ARGUMENT, "unknown ISA value 99");
+  s = routemat_select_isa((routemat_isa)-1);
+  CHECK_ERROR(s, ROUTEMAT_ERROR_INVALID_ARGUMENT, "unknown ISA value -1");
+  CHECK(routemat_active_isa(&active) == ROUTEMAT_OK && active == original);
+  run_all_branching(); /* still runs after the refusals */
+}
+
+int main(void) {
+  routemat_isa start = ROUTEMAT_ISA_SCALAR;
+  CHECK(strcmp(routemat_last_error(), "") == 0); /* no error yet on this thread */
+  CHECK(routemat_active_isa(&start) == ROUTEMAT_OK);
+  printf("routemat C API test, starting on ISA %s\n",
+         routemat_isa_name(start) ? routemat_isa_name(start) : "?");
+  check_status_names();
+  run_all_branching();
+  check_errors();
+  check_isas();
+  CHECK(routemat_select_isa(start) == ROUTEMAT_OK);
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}

@@ -28,12 +28,27 @@ typedef enum routemat_status {
   ROUTEMAT_ERROR_OVERFLOW = 4,           /* a size whose element or byte count does not fit */
   ROUTEMAT_ERROR_ALIASING = 5,           /* an output overlaps an input */
   ROUTEMAT_ERROR_UNSUPPORTED_ISA = 6,    /* an ISA this build or this CPU/OS cannot run */
-  ROUTEMAT_ERROR_OUT_OF_MEMORY = 7
+  ROUTEMAT_ERROR_OUT_OF_MEMORY = 7,
+  ROUTEMAT_STATUS_MIN_ = INT32_MIN, /* see ROUTEMAT_ENUM_RANGE_ below */
+  ROUTEMAT_STATUS_MAX_ = INT32_MAX
 } routemat_status;
 
-typedef enum routemat_index_type { ROUTEMAT_INT32 = 0, ROUTEMAT_INT64 = 1 } routemat_index_type;
+/* ROUTEMAT_ENUM_RANGE_: every enum spans all of int32, so any int a C caller
+ * passes is a valid value of the enum in C++ too and is refused by a check
+ * rather than being undefined behaviour. */
+typedef enum routemat_index_type {
+  ROUTEMAT_INT32 = 0,
+  ROUTEMAT_INT64 = 1,
+  ROUTEMAT_INDEX_TYPE_MIN_ = INT32_MIN,
+  ROUTEMAT_INDEX_TYPE_MAX_ = INT32_MAX
+} routemat_index_type;
 
-typedef enum routemat_value_type { ROUTEMAT_F32 = 0, ROUTEMAT_F64 = 1 } routemat_value_type;
+typedef enum routemat_value_type {
+  ROUTEMAT_F32 = 0,
+  ROUTEMAT_F64 = 1,
+  ROUTEMAT_VALUE_TYPE_MIN_ = INT32_MIN,
+  ROUTEMAT_VALUE_TYPE_MAX_ = INT32_MAX
+} routemat_value_type;
 
 /* Instruction sets, in increasing order of preference on their architecture. */
 typedef enum routemat_isa {
