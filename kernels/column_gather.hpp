@@ -28,16 +28,16 @@ constexpr std::int64_t column_lanes = 0;
 #endif
 
 #if defined(__AVX512F__)
-using offsets = __m512i;
-inline offsets load_offsets(const std::int32_t* idx) noexcept { return _mm512_loadu_si512(idx); }
+using lane_offsets = __m512i;
+inline lane_offsets load_offsets(const std::int32_t* idx) noexcept { return _mm512_loadu_si512(idx); }
 // Indices were validated to lie in [-1, n) with n * stride < 2^31, so the low
 // 32 bits of each int64 index are the index.
-inline offsets load_offsets(const std::int64_t* idx) noexcept {
+inline lane_offsets load_offsets(const std::int64_t* idx) noexcept {
   const __m256i lo = _mm512_cvtepi64_epi32(_mm512_loadu_si512(idx));
   const __m256i hi = _mm512_cvtepi64_epi32(_mm512_loadu_si512(idx + 8));
   return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
-inline offsets scale_offsets(offsets off, std::int32_t stride) noexcept {
+inline lane_offsets scale_offsets(lane_offsets off, std::int32_t stride) noexcept {
   return _mm512_mullo_epi32(off, _mm512_set1_epi32(stride));
 }
 
@@ -45,17 +45,17 @@ inline offsets scale_offsets(offsets off, std::int32_t stride) noexcept {
 // -1, negative offset) are masked off, and no lane depends on the old
 // register (GCC 12 warns about the unmasked intrinsics, bug 105593).
 template <bool Drops>
-inline __mmask16 live_lanes(offsets off) noexcept {
+inline __mmask16 live_lanes(lane_offsets off) noexcept {
   if constexpr (Drops) return _mm512_cmpgt_epi32_mask(off, _mm512_set1_epi32(-1));
   return 0xFFFF;
 }
 template <bool Drops>
-inline void gather16(const float* src, offsets off, float* out) noexcept {
+inline void gather16(const float* src, lane_offsets off, float* out) noexcept {
   _mm512_storeu_ps(
       out, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live_lanes<Drops>(off), off, src, 4));
 }
 template <bool Drops>
-inline void gather16(const double* src, offsets off, double* out) noexcept {
+inline void gather16(const double* src, lane_offsets off, double* out) noexcept {
   const __mmask16 live = live_lanes<Drops>(off);
   const __m512d zero = _mm512_setzero_pd();
   _mm512_storeu_pd(out, _mm512_mask_i32gather_pd(zero, static_cast<__mmask8>(live),
@@ -65,20 +65,20 @@ inline void gather16(const double* src, offsets off, double* out) noexcept {
 }
 #define ROUTEMAT_GATHER_STEP gather16
 #elif defined(__AVX2__)
-using offsets = __m256i;
-inline offsets load_offsets(const std::int32_t* idx) noexcept {
+using lane_offsets = __m256i;
+inline lane_offsets load_offsets(const std::int32_t* idx) noexcept {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));
 }
 // Indices were validated to lie in [-1, n) with n * stride < 2^31, so the low
 // 32 bits of each int64 index are the index: keep the even 32-bit lanes.
-inline offsets load_offsets(const std::int64_t* idx) noexcept {
+inline lane_offsets load_offsets(const std::int64_t* idx) noexcept {
   const __m256 a = _mm256_castsi256_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx)));
   const __m256 b =
       _mm256_castsi256_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + 4)));
   const __m256i low = _mm256_castps_si256(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
   return _mm256_permute4x64_epi64(low, _MM_SHUFFLE(3, 1, 2, 0));
 }
-inline offsets scale_offsets(offsets off, std::int32_t stride) noexcept {
+inline lane_offsets scale_offsets(lane_offsets off, std::int32_t stride) noexcept {
   return _mm256_mullo_epi32(off, _mm256_set1_epi32(stride));
 }
 
@@ -86,17 +86,17 @@ inline offsets scale_offsets(offsets off, std::int32_t stride) noexcept {
 // -1, negative offset) are masked off, and no lane depends on the old
 // register (GCC 12 warns about the unmasked intrinsics, bug 105593).
 template <bool Drops>
-inline __m256i live_lanes(offsets off) noexcept {
+inline __m256i live_lanes(lane_offsets off) noexcept {
   if constexpr (Drops) return _mm256_cmpgt_epi32(off, _mm256_set1_epi32(-1));
   return _mm256_set1_epi32(-1);
 }
 template <bool Drops>
-inline void gather8(const float* src, offsets off, float* out) noexcept {
+inline void gather8(const float* src, lane_offsets off, float* out) noexcept {
   const __m256 live = _mm256_castsi256_ps(live_lanes<Drops>(off));
   _mm256_storeu_ps(out, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), src, off, live, 4));
 }
 template <bool Drops>
-inline void gather8(const double* src, offsets off, double* out) noexcept {
+inline void gather8(const double* src, lane_offsets off, double* out) noexcept {
   const __m256i live = live_lanes<Drops>(off);
   const __m256d live_lo = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(live)));
   const __m256d live_hi =
@@ -112,7 +112,7 @@ inline void gather8(const double* src, offsets off, double* out) noexcept {
 
 // Gathers rows [begin, end) of a width-1 gather in steps of column_lanes and
 // returns the first row left for the generic path (begin when the hardware
-// gather cannot be used: no gather instruction, or offsets beyond 32 bits).
+// gather cannot be used: no gather instruction, or lane_offsets beyond 32 bits).
 template <class T, class I, bool Drops>
 inline std::int64_t gather_column(const route_args& a) noexcept {
   std::int64_t i = a.begin;
@@ -124,7 +124,7 @@ inline std::int64_t gather_column(const route_args& a) noexcept {
   const auto stride = static_cast<std::int32_t>(a.src_stride);
   alignas(64) T lanes[column_lanes];
   for (; i + column_lanes <= a.end; i += column_lanes) {
-    offsets off = load_offsets(idx + i);
+    lane_offsets off = load_offsets(idx + i);
     if (stride != 1) off = scale_offsets(off, stride);
     if (a.dst_stride == 1) {
       ROUTEMAT_GATHER_STEP<Drops>(src, off, dst + i);

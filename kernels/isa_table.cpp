@@ -9,25 +9,22 @@ namespace routemat {
 namespace ROUTEMAT_ISA_NS {
 namespace {
 
-template <class Op, class T, class I>
-constexpr void fill_drops(route_kernel (&k)[2]) {
-  k[0] = &Op::template run<T, I, false>;
-  k[1] = &Op::template run<T, I, true>;
-}
 template <class Op, class T>
-constexpr void fill_indices(route_kernel (&k)[2][2]) {
-  fill_drops<Op, T, std::int32_t>(k[0]);
-  fill_drops<Op, T, std::int64_t>(k[1]);
+constexpr void fill_indices(route_kernel (&k)[2]) {
+  k[0] = &Op::template run<T, std::int32_t>;
+  k[1] = &Op::template run<T, std::int64_t>;
 }
 template <class Op>
-constexpr void fill_values(route_kernel (&k)[2][2][2]) {
+constexpr void fill_values(kernels_by_type& k) {
   fill_indices<Op, float>(k[0]);
   fill_indices<Op, double>(k[1]);
 }
 constexpr kernel_table make_table() {
   kernel_table t{};
-  fill_values<gather_op>(t.gather);
+  fill_values<gather_op<false>>(t.gather[0]);
+  fill_values<gather_op<true>>(t.gather[1]);
   fill_values<scatter_add_op>(t.scatter_add);
+  fill_values<pull_sum_op>(t.pull_sum);
   return t;
 }
 

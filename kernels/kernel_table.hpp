@@ -7,9 +7,15 @@
 
 namespace routemat {
 
-// One call on rows [begin, end) of a validated map. Strides are in elements.
-// gather:      dst row i     = src row idx[i]      (src has src_rows rows)
-// scatter_add: dst row idx[i] += src row i
+// One call on a range of a validated map. Strides are in elements.
+//   gather:      for rows i in [begin, end):  dst row i = src row idx[i]
+//   scatter_add: for rows i in [begin, end) with idx[i] in [dst_begin, dst_end):
+//                dst row idx[i] += src row i (a dropped row is in no range)
+//   pull_sum:    for destinations j in [begin, end):
+//                dst row j = (overwrite ? 0 : dst row j) + sum of src rows
+//                sources[offsets[j] .. offsets[j+1]) in that order
+// gather and scatter_add read `indices` as the map's index type; pull_sum
+// reads `indices` (sources) and `offsets` as the plan's index type.
 struct route_args {
   const void* indices;
   std::int64_t begin;
@@ -20,14 +26,21 @@ struct route_args {
   void* dst;
   std::int64_t dst_stride;
   std::int64_t width;
+  std::int64_t dst_begin;
+  std::int64_t dst_end;
+  const void* offsets;
+  bool overwrite;
 };
 
 using route_kernel = void (*)(const route_args&) noexcept;
 
-// Indexed [value type: f32, f64][index type: int32, int64][map has dropped rows].
+// Indexed [value type: f32, f64][index type: int32, int64].
+using kernels_by_type = route_kernel[2][2];
+
 struct kernel_table {
-  route_kernel gather[2][2][2];
-  route_kernel scatter_add[2][2][2];
+  kernels_by_type gather[2];  // [map has dropped rows]
+  kernels_by_type scatter_add;
+  kernels_by_type pull_sum;
 };
 
 }  // namespace routemat

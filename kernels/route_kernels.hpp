@@ -1,5 +1,6 @@
-// The gather and scatter-add kernels for one ISA: loops over a row range of
-// a validated map. They never check bounds, never allocate, never throw.
+// The kernels of one ISA: gather, scatter-add (push) and the plan's pull-sum,
+// loops over a range of a validated map. They never check bounds, never
+// allocate, never throw.
 #ifndef ROUTEMAT_ROUTE_KERNELS_HPP
 #define ROUTEMAT_ROUTE_KERNELS_HPP
 
@@ -17,23 +18,27 @@ namespace ROUTEMAT_ISA_NS {
 // Narrow rows (d <= 8) get kernels of their own with the width known at
 // compile time: the row loops become straight-line code, with no trip-count
 // checks and no vector tails, which otherwise cost more than the row itself.
-// Op::rows<T, I, Drops, W> takes its width from W, or from the call if W == 0.
-template <class Op, class T, class I, bool Drops, std::int64_t... W>
-inline void run_by_width(const route_args& a, std::integer_sequence<std::int64_t, W...>) noexcept {
-  const bool fixed =
-      ((a.width == W + 1 && (Op::template rows<T, I, Drops, W + 1>(a), true)) || ...);
-  if (!fixed) Op::template rows<T, I, Drops, 0>(a);
-}
+// Op::rows<T, I, W> takes its width from W, or from the call if W == 0.
 constexpr std::int64_t fixed_widths = 8;
 
-// dst[i,:] = src[idx[i],:]; a dropped row (idx -1, only when Drops) gets zeros.
-struct gather_op {
-  template <class T, class I, bool Drops>
+template <class Op, class T, class I, std::int64_t... W>
+inline void run_by_width(const route_args& a, std::integer_sequence<std::int64_t, W...>) noexcept {
+  const bool fixed = ((a.width == W + 1 && (Op::template rows<T, I, W + 1>(a), true)) || ...);
+  if (!fixed) Op::template rows<T, I, 0>(a);
+}
+
+template <class Op>
+struct by_width {
+  template <class T, class I>
   static void run(const route_args& a) noexcept {
-    run_by_width<gather_op, T, I, Drops>(a,
-                                         std::make_integer_sequence<std::int64_t, fixed_widths>{});
+    run_by_width<Op, T, I>(a, std::make_integer_sequence<std::int64_t, fixed_widths>{});
   }
-  template <class T, class I, bool Drops, std::int64_t W>
+};
+
+// dst[i,:] = src[idx[i],:]; a dropped row (idx -1, only when Drops) gets zeros.
+template <bool Drops>
+struct gather_op : by_width<gather_op<Drops>> {
+  template <class T, class I, std::int64_t W>
   static void rows(const route_args& a) noexcept {
     // Locals, not a.field: stores through dst could otherwise alias `a` and
     // force a reload of every field on every row.
@@ -55,25 +60,55 @@ struct gather_op {
   }
 };
 
-// dst[idx[i],:] += src[i,:] in increasing i, so duplicate indices accumulate
-// in a fixed order; a dropped row contributes nothing.
-struct scatter_add_op {
-  template <class T, class I, bool Drops>
-  static void run(const route_args& a) noexcept {
-    run_by_width<scatter_add_op, T, I, Drops>(
-        a, std::make_integer_sequence<std::int64_t, fixed_widths>{});
-  }
-  template <class T, class I, bool Drops, std::int64_t W>
+// dst[idx[i],:] += src[i,:] in increasing i, for destinations in
+// [dst_begin, dst_end): duplicates accumulate in a fixed order, a dropped row
+// (idx -1) is in no range, and disjoint ranges can run on different threads.
+struct scatter_add_op : by_width<scatter_add_op> {
+  template <class T, class I, std::int64_t W>
   static void rows(const route_args& a) noexcept {
     const I* __restrict idx = static_cast<const I*>(a.indices);
     const T* __restrict src = static_cast<const T*>(a.src);
     T* __restrict dst = static_cast<T*>(a.dst);
     const std::int64_t end = a.end, width = W > 0 ? W : a.width;
     const std::int64_t src_stride = a.src_stride, dst_stride = a.dst_stride;
+    const std::int64_t dst_begin = a.dst_begin;
+    const auto range = static_cast<std::uint64_t>(a.dst_end - a.dst_begin);
     for (std::int64_t i = a.begin; i < end; ++i) {
       const std::int64_t j = idx[i];
-      if (Drops && j < 0) continue;
+      if (static_cast<std::uint64_t>(j - dst_begin) >= range) continue;
       add_row<arch>(src + i * src_stride, dst + j * dst_stride, width);
+    }
+  }
+};
+
+// dst[j,:] = (overwrite ? 0 : dst[j,:]) + the sum of src[s,:] over the sources
+// s of j in increasing order: each destination is written once, by one call.
+struct pull_sum_op : by_width<pull_sum_op> {
+  template <class T, class P, std::int64_t W>
+  static void rows(const route_args& a) noexcept {
+    const P* __restrict sources = static_cast<const P*>(a.indices);
+    const P* __restrict offsets = static_cast<const P*>(a.offsets);
+    const T* __restrict src = static_cast<const T*>(a.src);
+    T* __restrict dst = static_cast<T*>(a.dst);
+    const std::int64_t end = a.end, width = W > 0 ? W : a.width;
+    const std::int64_t src_stride = a.src_stride, dst_stride = a.dst_stride;
+    const bool overwrite = a.overwrite;
+    for (std::int64_t j = a.begin; j < end; ++j) {
+      const P* first = sources + offsets[j];
+      const std::int64_t count = offsets[j + 1] - offsets[j];
+      T* out = dst + j * dst_stride;
+      if constexpr (W > 0) {
+        // Narrow rows: the whole row's sums live in registers.
+        T acc[W];
+        for (std::int64_t k = 0; k < W; ++k) acc[k] = overwrite ? T(0) : out[k];
+        for (std::int64_t r = 0; r < count; ++r) {
+          const T* row = src + static_cast<std::int64_t>(first[r]) * src_stride;
+          for (std::int64_t k = 0; k < W; ++k) acc[k] += row[k];
+        }
+        for (std::int64_t k = 0; k < W; ++k) out[k] = acc[k];
+      } else {
+        sum_rows<arch>(src, src_stride, first, count, out, width, overwrite);
+      }
     }
   }
 };

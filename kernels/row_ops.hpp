@@ -74,6 +74,49 @@ inline void add_row(const T* __restrict src, T* __restrict dst, std::int64_t wid
   for (; k < width; ++k) dst[k] += src[k];
 }
 
+// out = (overwrite ? 0 : out) + src[rows[0],:] + src[rows[1],:] + ..., in
+// that order for every element, one block of registers along the row at a time.
+template <class Arch, class T, class P>
+inline void sum_rows(const T* __restrict src, std::int64_t stride, const P* __restrict rows,
+                     std::int64_t count, T* __restrict out, std::int64_t width,
+                     bool overwrite) noexcept {
+  constexpr std::int64_t L = vec<Arch, T>::lanes;
+  std::int64_t k = 0;
+  if constexpr (L > 1) {
+    using batch = typename vec<Arch, T>::batch;
+    const batch zero(T(0));
+    for (; k + 4 * L <= width; k += 4 * L) {
+      batch a = overwrite ? zero : batch::load_unaligned(out + k);
+      batch b = overwrite ? zero : batch::load_unaligned(out + k + L);
+      batch c = overwrite ? zero : batch::load_unaligned(out + k + 2 * L);
+      batch d = overwrite ? zero : batch::load_unaligned(out + k + 3 * L);
+      for (std::int64_t r = 0; r < count; ++r) {
+        const T* row = src + static_cast<std::int64_t>(rows[r]) * stride + k;
+        a += batch::load_unaligned(row);
+        b += batch::load_unaligned(row + L);
+        c += batch::load_unaligned(row + 2 * L);
+        d += batch::load_unaligned(row + 3 * L);
+      }
+      a.store_unaligned(out + k);
+      b.store_unaligned(out + k + L);
+      c.store_unaligned(out + k + 2 * L);
+      d.store_unaligned(out + k + 3 * L);
+    }
+    for (; k + L <= width; k += L) {
+      batch a = overwrite ? zero : batch::load_unaligned(out + k);
+      for (std::int64_t r = 0; r < count; ++r)
+        a += batch::load_unaligned(src + static_cast<std::int64_t>(rows[r]) * stride + k);
+      a.store_unaligned(out + k);
+    }
+  }
+  for (; k < width; ++k) {
+    T acc = overwrite ? T(0) : out[k];
+    for (std::int64_t r = 0; r < count; ++r)
+      acc += src[static_cast<std::int64_t>(rows[r]) * stride + k];
+    out[k] = acc;
+  }
+}
+
 }  // namespace ROUTEMAT_ISA_NS
 }  // namespace routemat
 

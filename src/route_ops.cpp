@@ -1,54 +1,148 @@
-// routemat_gather and routemat_scatter_add: every check before the first
-// write, then one call into the active ISA's kernel.
+// The operations of the C ABI: every check before the first write, then the
+// active ISA's kernel over shards that never write the same row, so results
+// are the same for any thread count.
+#include <algorithm>
 #include <cstdint>
 
 #include "routemat/routemat.h"
 #include "src/dispatch.hpp"
 #include "src/error.hpp"
 #include "src/map.hpp"
+#include "src/plan.hpp"
 #include "src/rows_check.hpp"
+#include "src/threading.hpp"
 
 namespace routemat {
 namespace {
 
-enum class route { gather, scatter_add };
+const char* type_name(routemat_value_type t) { return t == ROUTEMAT_F32 ? "f32" : "f64"; }
 
-routemat_status run(route op, const routemat_map* map, const routemat_rows* src,
-                    const routemat_rows* dst) {
-  if (map == nullptr) return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "map is NULL");
-  const kernel_table* kernels = active_kernels();
-  if (kernels == nullptr) return ROUTEMAT_ERROR_UNSUPPORTED_ISA;
+// A validated operation: reads `in`, writes `out`.
+struct checked_route {
+  const kernel_table* kernels;
+  checked_rows in, out;
+};
 
-  // gather reads n rows and writes m; scatter_add reads m rows and writes n.
-  const bool gather = op == route::gather;
-  checked_rows in{}, out{};
-  routemat_status s = check_rows(src, "src", gather ? map->cols : map->rows,
-                                 gather ? "its cols n" : "its rows m", &in);
+// Checks that src has in_rows rows and dst out_rows rows of the same type and
+// width, that dst overlaps neither src nor the map's indices, and that an ISA
+// can run.
+routemat_status check_route(const routemat_map& map, const routemat_rows* src, std::int64_t in_rows,
+                            const char* in_meaning, const routemat_rows* dst, std::int64_t out_rows,
+                            const char* out_meaning, checked_route* r) {
+  r->kernels = active_kernels();
+  if (r->kernels == nullptr) return ROUTEMAT_ERROR_UNSUPPORTED_ISA;
+  routemat_status s = check_rows(src, "src", in_rows, in_meaning, &r->in);
   if (s != ROUTEMAT_OK) return s;
-  s = check_rows(dst, "dst", gather ? map->rows : map->cols, gather ? "its rows m" : "its cols n",
-                 &out);
+  s = check_rows(dst, "dst", out_rows, out_meaning, &r->out);
   if (s != ROUTEMAT_OK) return s;
-  if (in.view.type != out.view.type)
+  const routemat_rows &in = r->in.view, &out = r->out.view;
+  if (in.type != out.type)
     return fail(ROUTEMAT_ERROR_SHAPE_MISMATCH, "src holds %s values but dst holds %s",
-                in.view.type == ROUTEMAT_F32 ? "f32" : "f64",
-                out.view.type == ROUTEMAT_F32 ? "f32" : "f64");
-  if (in.view.width != out.view.width)
+                type_name(in.type), type_name(out.type));
+  if (in.width != out.width)
     return fail(ROUTEMAT_ERROR_SHAPE_MISMATCH, "src width %lld differs from dst width %lld",
-                (long long)in.view.width, (long long)out.view.width);
-  if (views_overlap(out, in)) return fail(ROUTEMAT_ERROR_ALIASING, "dst overlaps src");
+                (long long)in.width, (long long)out.width);
+  if (views_overlap(r->out, r->in)) return fail(ROUTEMAT_ERROR_ALIASING, "dst overlaps src");
   const std::size_t index_bytes =
-      static_cast<std::size_t>(map->rows) * (map->index_type == ROUTEMAT_INT32 ? 4 : 8);
-  if (views_overlap(out, byte_range(map->indices, index_bytes)))
+      static_cast<std::size_t>(map.rows) * (map.index_type == ROUTEMAT_INT32 ? 4 : 8);
+  if (views_overlap(r->out, byte_range(map.indices, index_bytes)))
     return fail(ROUTEMAT_ERROR_ALIASING, "dst overlaps the map's indices");
-  if (map->rows == 0) return ROUTEMAT_OK;
+  return ROUTEMAT_OK;
+}
 
-  const route_args args{map->indices,   0,
-                        map->rows,      in.view.data,
-                        in.view.stride, in.view.rows,
-                        out.view.data,  out.view.stride,
-                        in.view.width};
-  const auto& table = gather ? kernels->gather : kernels->scatter_add;
-  table[in.view.type][map->index_type][map->dropped > 0 ? 1 : 0](args);
+std::int64_t row_bytes(const checked_route& r) {
+  return r.in.view.width * static_cast<std::int64_t>(r.in.element_size);
+}
+
+route_args base_args(const checked_route& r, const void* indices) {
+  route_args a{};
+  a.indices = indices;
+  a.src = r.in.view.data;
+  a.src_stride = r.in.view.stride;
+  a.src_rows = r.in.view.rows;
+  a.dst = r.out.view.data;
+  a.dst_stride = r.out.view.stride;
+  a.width = r.in.view.width;
+  return a;
+}
+
+// dst = G src, sharded over output rows.
+routemat_status gather(const routemat_map* map, const routemat_rows* src,
+                       const routemat_rows* dst) {
+  if (map == nullptr) return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "map is NULL");
+  checked_route r{};
+  const routemat_status s =
+      check_route(*map, src, map->cols, "its cols n", dst, map->rows, "its rows m", &r);
+  if (s != ROUTEMAT_OK || map->rows == 0) return s;
+  const route_kernel kernel = r.kernels->gather[map->dropped > 0][r.in.view.type][map->index_type];
+  const route_args args = base_args(r, map->indices);
+  const std::int64_t m = map->rows;
+  const std::int64_t shards = shards_for(m * 2 * row_bytes(r));
+  auto shard = [&](std::int64_t k) {
+    route_args a = args;
+    a.begin = m * k / shards;
+    a.end = m * (k + 1) / shards;
+    kernel(a);
+  };
+  parallel_for(shards, shard);
+  return ROUTEMAT_OK;
+}
+
+// dst += G^T src without a plan, sharded over destination ranges: each shard
+// scans every row and adds those routed into its range, in row order.
+routemat_status scatter_add(const routemat_map* map, const routemat_rows* src,
+                            const routemat_rows* dst) {
+  if (map == nullptr) return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "map is NULL");
+  checked_route r{};
+  const routemat_status s =
+      check_route(*map, src, map->rows, "its rows m", dst, map->cols, "its cols n", &r);
+  if (s != ROUTEMAT_OK || map->rows == 0) return s;
+  const route_kernel kernel = r.kernels->scatter_add[r.in.view.type][map->index_type];
+  route_args args = base_args(r, map->indices);
+  args.begin = 0;
+  args.end = map->rows;
+  const std::int64_t n = map->cols;
+  const std::int64_t shards = shards_for(map->rows * 3 * row_bytes(r), 1);
+  auto shard = [&](std::int64_t k) {
+    route_args a = args;
+    a.dst_begin = n * k / shards;
+    a.dst_end = n * (k + 1) / shards;
+    kernel(a);
+  };
+  parallel_for(shards, shard);
+  return ROUTEMAT_OK;
+}
+
+// dst (+)= G^T src through the plan, sharded over destination ranges of
+// about equal work (sources + destinations).
+routemat_status pull_sum(const routemat_plan* plan, const routemat_rows* src,
+                         const routemat_rows* dst, routemat_write mode) {
+  if (plan == nullptr) return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "plan is NULL");
+  if (mode != ROUTEMAT_ACCUMULATE && mode != ROUTEMAT_OVERWRITE)
+    return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT,
+                "write mode %d is neither ROUTEMAT_ACCUMULATE nor ROUTEMAT_OVERWRITE",
+                static_cast<int>(mode));
+  const routemat_map& map = plan->map;
+  checked_route r{};
+  const routemat_status s =
+      check_route(map, src, map.rows, "its rows m", dst, map.cols, "its cols n", &r);
+  if (s != ROUTEMAT_OK || map.cols == 0) return s;
+  const route_kernel kernel = r.kernels->pull_sum[r.in.view.type][plan->csr_type];
+  route_args args = base_args(r, plan->sources);
+  args.offsets = plan->offsets;
+  args.overwrite = mode == ROUTEMAT_OVERWRITE;
+  const std::int64_t traffic = (map.rows + map.cols) * 2 * row_bytes(r);
+  constexpr std::int64_t max_shards = 256;
+  const std::int64_t shards = std::min(shards_for(traffic), max_shards);
+  std::int64_t boundaries[max_shards + 1];
+  balanced_destinations(*plan, shards, boundaries);
+  auto shard = [&](std::int64_t k) {
+    route_args a = args;
+    a.begin = boundaries[k];
+    a.end = boundaries[k + 1];
+    if (a.begin < a.end) kernel(a);
+  };
+  parallel_for(shards, shard);
   return ROUTEMAT_OK;
 }
 
@@ -57,10 +151,28 @@ routemat_status run(route op, const routemat_map* map, const routemat_rows* src,
 
 extern "C" routemat_status routemat_gather(const routemat_map* map, const routemat_rows* src,
                                            const routemat_rows* dst) {
-  return routemat::run(routemat::route::gather, map, src, dst);
+  return routemat::gather(map, src, dst);
 }
 
 extern "C" routemat_status routemat_scatter_add(const routemat_map* map, const routemat_rows* src,
                                                 const routemat_rows* dst) {
-  return routemat::run(routemat::route::scatter_add, map, src, dst);
+  return routemat::scatter_add(map, src, dst);
+}
+
+extern "C" routemat_status routemat_plan_scatter_add(const routemat_plan* plan,
+                                                     const routemat_rows* src,
+                                                     const routemat_rows* dst,
+                                                     routemat_write mode) {
+  return routemat::pull_sum(plan, src, dst, mode);
+}
+
+extern "C" routemat_status routemat_sum_forward(const routemat_plan* plan, const routemat_rows* x,
+                                                const routemat_rows* v) {
+  return routemat::pull_sum(plan, x, v, ROUTEMAT_OVERWRITE);
+}
+
+extern "C" routemat_status routemat_sum_backward(const routemat_plan* plan, const routemat_rows* dv,
+                                                 const routemat_rows* dx) {
+  if (plan == nullptr) return routemat::fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "plan is NULL");
+  return routemat::gather(&plan->map, dv, dx);
 }

@@ -96,6 +96,86 @@ ROUTEMAT_API routemat_status routemat_gather(const routemat_map* map, const rout
 ROUTEMAT_API routemat_status routemat_scatter_add(const routemat_map* map, const routemat_rows* src,
                                                   const routemat_rows* dst);
 
+/* ---- Plans: precomputed once per map, reused for every call ----------------
+ * A plan holds G^T as CSR by destination: offsets[n + 1] and, for each
+ * destination column j, its source rows in increasing order (a stable
+ * counting sort, O(m + n)). With it, scatter-add is a *pull*: every
+ * destination row is written by one thread, summing its sources in
+ * increasing row order -- no atomics, and bitwise the same result for any
+ * thread count (and the same as routemat_scatter_add).
+ * Memory: (n + 1) offsets plus (m - dropped) sources, 4 bytes each when
+ * m < 2^31, 8 bytes otherwise, plus a fixed header. The plan copies what it
+ * needs from the map; like the map, it reads the caller's indices (for
+ * gathers), which must outlive it. */
+typedef struct routemat_plan routemat_plan;
+
+typedef struct routemat_plan_facts {
+  int64_t rows;         /* m */
+  int64_t cols;         /* n */
+  int64_t dropped_rows; /* rows with the drop marker -1 */
+  int64_t max_fan_in;   /* the most sources any destination has */
+  int64_t empty_cols;   /* destinations with no source */
+  int64_t bytes;        /* memory the plan owns */
+  int32_t identity;     /* m == n and idx[i] == i */
+  int32_t permutation;  /* m == n, no drops, every destination has one source */
+  int32_t sorted;       /* kept indices are non-decreasing */
+  int32_t reserved;
+} routemat_plan_facts;
+
+typedef enum routemat_write {
+  ROUTEMAT_ACCUMULATE = 0, /* dst += G^T src */
+  ROUTEMAT_OVERWRITE = 1,  /* dst = G^T src; destinations without source get zeros */
+  ROUTEMAT_WRITE_MIN_ = INT32_MIN,
+  ROUTEMAT_WRITE_MAX_ = INT32_MAX
+} routemat_write;
+
+ROUTEMAT_API routemat_status routemat_plan_create(routemat_plan** out, const routemat_map* map);
+ROUTEMAT_API void routemat_plan_destroy(routemat_plan* plan);
+ROUTEMAT_API routemat_status routemat_plan_get_facts(const routemat_plan* plan,
+                                                     routemat_plan_facts* out);
+/* The plan's own copy of its map, for gathers: valid while the plan lives. */
+ROUTEMAT_API const routemat_map* routemat_plan_map(const routemat_plan* plan);
+
+/* dst (+)= G^T src through the plan (the node module's backward). */
+ROUTEMAT_API routemat_status routemat_plan_scatter_add(const routemat_plan* plan,
+                                                       const routemat_rows* src,
+                                                       const routemat_rows* dst,
+                                                       routemat_write mode);
+
+/* The sum module (fan-in, v = G^T x) as its autograd pair:
+ *   forward   V  = G^T X   (segment-sum; overwrites V, n rows)
+ *   backward  dX = G dV    (a gather; overwrites dX, m rows)
+ * The node module's pair is routemat_gather (forward, W = G U) and
+ * routemat_plan_scatter_add / routemat_scatter_add (backward, dU += G^T dW). */
+ROUTEMAT_API routemat_status routemat_sum_forward(const routemat_plan* plan, const routemat_rows* x,
+                                                  const routemat_rows* v);
+ROUTEMAT_API routemat_status routemat_sum_backward(const routemat_plan* plan,
+                                                   const routemat_rows* dv,
+                                                   const routemat_rows* dx);
+
+/* ---- Threads ------------------------------------------------------------------
+ * Every operation splits its rows into shards and runs them through a
+ * parallel-for; results never depend on how many threads run them. Problems
+ * smaller than about 256 KiB of traffic run on the calling thread. */
+
+/* One shard of an operation; the library passes its own context. */
+typedef void (*routemat_task)(void* task_context, int64_t shard);
+/* A host runtime's parallel-for: must call task(task_context, s) exactly once
+ * for every s in [0, shards), on any threads, in any order, and return after
+ * all calls have returned. */
+typedef void (*routemat_parallel_for)(void* pool_context, routemat_task task, void* task_context,
+                                      int64_t shards);
+
+/* Installs a host's parallel-for, which runs up to `threads` shards at once
+ * (threads >= 1). fn == NULL restores the library's own thread pool. */
+ROUTEMAT_API routemat_status routemat_set_parallel_for(routemat_parallel_for fn, void* pool_context,
+                                                       int32_t threads);
+/* Threads of the library's own pool (including the caller); 0 means one per
+ * hardware thread, the default. */
+ROUTEMAT_API routemat_status routemat_set_num_threads(int32_t threads);
+/* Threads the next operation may use (the host's count when one is installed). */
+ROUTEMAT_API int32_t routemat_get_num_threads(void);
+
 /* The message of the last failed call on this thread ("" if none). */
 ROUTEMAT_API const char* routemat_last_error(void);
 ROUTEMAT_API const char* routemat_status_name(routemat_status status);

@@ -137,6 +137,90 @@ void scatter_add(const map& g, const rows_view<S>& src, const rows_view<T>& dst)
   detail::check(routemat_scatter_add(g.native_handle(), &s, &t));
 }
 
+enum class write : std::int32_t {
+  accumulate = ROUTEMAT_ACCUMULATE,
+  overwrite = ROUTEMAT_OVERWRITE
+};
+
+// What a plan knows about its map (see routemat_plan_facts).
+using plan_facts = routemat_plan_facts;
+
+// G^T as CSR by destination, built once from a map and reused for every call
+// while the routing is unchanged (see routemat.h for its memory). It copies
+// what it needs from the map, which may be destroyed; the indices must
+// outlive the plan. Move-only.
+class plan {
+ public:
+  explicit plan(const map& g) { detail::check(routemat_plan_create(&handle_, g.native_handle())); }
+  plan(plan&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  plan& operator=(plan&& other) noexcept {
+    std::swap(handle_, other.handle_);
+    return *this;
+  }
+  plan(const plan&) = delete;
+  plan& operator=(const plan&) = delete;
+  ~plan() { routemat_plan_destroy(handle_); }
+
+  plan_facts facts() const {
+    plan_facts f{};
+    detail::check(routemat_plan_get_facts(handle_, &f));
+    return f;
+  }
+  const routemat_plan* native_handle() const noexcept { return handle_; }
+  const routemat_map* map_handle() const noexcept { return routemat_plan_map(handle_); }
+
+ private:
+  routemat_plan* handle_ = nullptr;
+};
+
+// dst += G^T src (or dst = G^T src with write::overwrite) through a plan:
+// deterministic for any thread count, bitwise equal to scatter_add(map, ...).
+template <class S, class T>
+void scatter_add(const plan& p, const rows_view<S>& src, const rows_view<T>& dst,
+                 write mode = write::accumulate) {
+  detail::check_pair<S, T>();
+  const routemat_rows s = src.c_view(), t = dst.c_view();
+  detail::check(
+      routemat_plan_scatter_add(p.native_handle(), &s, &t, static_cast<routemat_write>(mode)));
+}
+
+// The node module (weight sharing, branching; w = G u) as its autograd pair.
+template <class S, class T>
+void node_forward(const plan& p, const rows_view<S>& u, const rows_view<T>& w) {
+  detail::check_pair<S, T>();
+  const routemat_rows s = u.c_view(), t = w.c_view();
+  detail::check(routemat_gather(p.map_handle(), &s, &t));
+}
+template <class S, class T>
+void node_backward(const plan& p, const rows_view<S>& dw, const rows_view<T>& du,
+                   write mode = write::accumulate) {
+  scatter_add(p, dw, du, mode);
+}
+
+// The sum module (fan-in; v = G^T x) as its autograd pair: forward is a
+// segment-sum that overwrites v, backward a gather that overwrites dx.
+template <class S, class T>
+void sum_forward(const plan& p, const rows_view<S>& x, const rows_view<T>& v) {
+  detail::check_pair<S, T>();
+  const routemat_rows s = x.c_view(), t = v.c_view();
+  detail::check(routemat_sum_forward(p.native_handle(), &s, &t));
+}
+template <class S, class T>
+void sum_backward(const plan& p, const rows_view<S>& dv, const rows_view<T>& dx) {
+  detail::check_pair<S, T>();
+  const routemat_rows s = dv.c_view(), t = dx.c_view();
+  detail::check(routemat_sum_backward(p.native_handle(), &s, &t));
+}
+
+// Threads of the library's own pool (0: one per hardware thread).
+inline void set_num_threads(int threads) { detail::check(routemat_set_num_threads(threads)); }
+inline int num_threads() noexcept { return routemat_get_num_threads(); }
+// Runs every operation's shards on a host runtime's pool (see routemat.h);
+// fn == nullptr restores the library's own pool.
+inline void set_parallel_for(routemat_parallel_for fn, void* pool_context, int threads) {
+  detail::check(routemat_set_parallel_for(fn, pool_context, threads));
+}
+
 // The ISA the kernels run on (throws if ROUTEMAT_ISA named one that cannot run).
 inline isa active_isa() {
   routemat_isa out = ROUTEMAT_ISA_SCALAR;
