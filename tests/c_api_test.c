@@ -1,6 +1,7 @@
 /* The C ABI from a C99 translation unit: maps with int32 and int64 indices,
  * gather and scatter-add in f32 and f64 on the branching example, dropped
- * rows, runtime ISA selection (every supported ISA in turn), status names and
+ * rows, plans (node and sum modules), threads and a host parallel-for,
+ * runtime ISA selection (every supported ISA in turn), status names and
  * the error channel. Prints every failed check with file:line, then a final
  * line "N passed, N failed"; exits non-zero if any check failed. */
 #include <stddef.h>
@@ -124,6 +125,49 @@ static routemat_map* create_branching(routemat_index_type index_type, int drop, 
   return map;
 }
 
+/* The same products through a plan: the node module's backward (accumulate
+ * and overwrite) and the sum module's pair. */
+static void run_plan(const routemat_map* map, routemat_value_type type, int64_t d, int64_t stride,
+                     int drop, void* u, void* y, void* dy, void* du) {
+  routemat_plan* plan = NULL;
+  routemat_plan_facts facts;
+  static const double zeros[N] = {0, 0, 0};
+  const double* want_scatter = drop ? dropped_scatter_col0 : scatter_col0;
+  double twice[N];
+  int j;
+  routemat_rows u_view = view(u, N, d, stride, type), y_view = view(y, M, d, stride, type);
+  routemat_rows dy_view = view(dy, M, d, stride, type), du_view = view(du, N, d, stride, type);
+
+  CHECK(routemat_plan_create(&plan, map) == ROUTEMAT_OK);
+  if (plan == NULL) return;
+  CHECK(routemat_plan_get_facts(plan, &facts) == ROUTEMAT_OK);
+  CHECK(facts.rows == M && facts.cols == N && facts.dropped_rows == (drop ? 1 : 0));
+  CHECK(facts.max_fan_in == 2 && facts.empty_cols == 0 && !facts.identity && !facts.permutation);
+  CHECK(!facts.sorted);
+
+  fill_rows(du, type, N, d, stride, zeros);
+  CHECK(routemat_plan_scatter_add(plan, &dy_view, &du_view, ROUTEMAT_ACCUMULATE) == ROUTEMAT_OK);
+  CHECK(block_is(du, type, N, d, stride, want_scatter));
+  CHECK(routemat_plan_scatter_add(plan, &dy_view, &du_view, ROUTEMAT_ACCUMULATE) == ROUTEMAT_OK);
+  for (j = 0; j < N; ++j) twice[j] = 2 * want_scatter[j];
+  CHECK(block_is(du, type, N, d, stride, twice));
+  CHECK(routemat_plan_scatter_add(plan, &dy_view, &du_view, ROUTEMAT_OVERWRITE) == ROUTEMAT_OK);
+  CHECK(block_is(du, type, N, d, stride, want_scatter));
+  CHECK(routemat_plan_scatter_add(plan, &dy_view, &du_view, (routemat_write)7) ==
+        ROUTEMAT_ERROR_INVALID_ARGUMENT);
+  CHECK(block_is(du, type, N, d, stride, want_scatter));
+
+  /* Sum module: forward v = G^T x overwrites, backward dx = G dv gathers. */
+  fill_rows(du, type, N, d, stride, twice);
+  CHECK(routemat_sum_forward(plan, &dy_view, &du_view) == ROUTEMAT_OK);
+  CHECK(block_is(du, type, N, d, stride, want_scatter));
+  CHECK(routemat_sum_backward(plan, &u_view, &y_view) == ROUTEMAT_OK);
+  CHECK(block_is(y, type, M, d, stride, drop ? dropped_gather_col0 : gather_col0));
+  CHECK(routemat_sum_forward(plan, &u_view, &du_view) == ROUTEMAT_ERROR_SHAPE_MISMATCH);
+  CHECK(strstr(routemat_last_error(), "src has 3 rows; the map needs 6") != NULL);
+  routemat_plan_destroy(plan);
+}
+
 /* Y = G U and dU += G^T dY on the branching example, column k scaled by k + 1. */
 static void run_branching(routemat_index_type index_type, routemat_value_type type, int64_t d,
                           int64_t stride, int drop) {
@@ -163,6 +207,8 @@ static void run_branching(routemat_index_type index_type, routemat_value_type ty
   CHECK(routemat_scatter_add(map, &dy_view, &du_view) == ROUTEMAT_OK);
   for (j = 0; j < N; ++j) twice[j] = 2 * want_scatter[j];
   CHECK(block_is(du, type, N, d, stride, twice));
+
+  run_plan(map, type, d, stride, drop, u, y, dy, du);
 
   free(u);
   free(y);
@@ -339,6 +385,67 @@ static void check_isas(void) {
   run_all_branching(); /* still runs after the refusals */
 }
 
+/* A host runtime's parallel-for: runs the shards itself, in reverse order,
+ * and counts them. */
+struct host_pool {
+  int calls;
+  int64_t shards;
+};
+static void host_parallel_for(void* pool_context, routemat_task task, void* task_context,
+                              int64_t shards) {
+  struct host_pool* pool = (struct host_pool*)pool_context;
+  int64_t s;
+  ++pool->calls;
+  pool->shards += shards;
+  for (s = shards - 1; s >= 0; --s) task(task_context, s);
+}
+
+/* A host parallel-for is used for large problems, gives the same bytes as
+ * the library's own pool, and the thread count can be set. */
+static void check_threads(void) {
+  enum { ROWS = 400000, COLS = 1000, D = 4 };
+  int32_t* idx = (int32_t*)malloc(ROWS * sizeof(int32_t));
+  float* dy = (float*)malloc((size_t)ROWS * D * sizeof(float));
+  float* own = (float*)calloc((size_t)COLS * D, sizeof(float));
+  float* hosted = (float*)calloc((size_t)COLS * D, sizeof(float));
+  struct host_pool pool = {0, 0};
+  routemat_map* map = NULL;
+  routemat_plan* plan = NULL;
+  routemat_rows src, dst_own, dst_hosted;
+  int64_t i;
+  if (!idx || !dy || !own || !hosted) {
+    printf("out of memory\n");
+    exit(2);
+  }
+  for (i = 0; i < ROWS; ++i) idx[i] = (int32_t)((i * 7919) % COLS);
+  for (i = 0; i < (int64_t)ROWS * D; ++i) dy[i] = (float)(i % 97) / 7.0f;
+  CHECK(routemat_map_create(&map, ROWS, COLS, idx, ROUTEMAT_INT32, 0) == ROUTEMAT_OK);
+  CHECK(routemat_plan_create(&plan, map) == ROUTEMAT_OK);
+  src = view(dy, ROWS, D, D, ROUTEMAT_F32);
+  dst_own = view(own, COLS, D, D, ROUTEMAT_F32);
+  dst_hosted = view(hosted, COLS, D, D, ROUTEMAT_F32);
+
+  CHECK(routemat_set_num_threads(2) == ROUTEMAT_OK);
+  CHECK(routemat_get_num_threads() == 2);
+  CHECK(routemat_plan_scatter_add(plan, &src, &dst_own, ROUTEMAT_ACCUMULATE) == ROUTEMAT_OK);
+  CHECK(routemat_set_parallel_for(host_parallel_for, &pool, 3) == ROUTEMAT_OK);
+  CHECK(routemat_get_num_threads() == 3);
+  CHECK(routemat_plan_scatter_add(plan, &src, &dst_hosted, ROUTEMAT_ACCUMULATE) == ROUTEMAT_OK);
+  CHECK(pool.calls == 1 && pool.shards > 1);
+  CHECK(memcmp(own, hosted, (size_t)COLS * D * sizeof(float)) == 0);
+  CHECK(routemat_set_parallel_for(host_parallel_for, &pool, 0) == ROUTEMAT_ERROR_INVALID_ARGUMENT);
+  CHECK(routemat_set_parallel_for(NULL, NULL, 0) == ROUTEMAT_OK);
+  CHECK(routemat_set_num_threads(-1) == ROUTEMAT_ERROR_INVALID_ARGUMENT);
+  CHECK(routemat_set_num_threads(0) == ROUTEMAT_OK);
+
+  routemat_plan_destroy(plan);
+  routemat_map_destroy(map);
+  free(idx);
+  free(dy);
+  free(own);
+  free(hosted);
+}
+
 int main(void) {
   routemat_isa start = ROUTEMAT_ISA_SCALAR;
   CHECK(strcmp(routemat_last_error(), "") == 0); /* no error yet on this thread */
@@ -350,6 +457,7 @@ int main(void) {
   check_errors();
   check_isas();
   CHECK(routemat_select_isa(start) == ROUTEMAT_OK);
+  check_threads();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }
