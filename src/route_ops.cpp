@@ -66,6 +66,17 @@ route_args base_args(const checked_route& r, const void* indices) {
   return a;
 }
 
+// Runs kernel on `shards` copies of args; place(a, k) sets shard k's range.
+template <class Place>
+void run_sharded(route_kernel kernel, const route_args& args, std::int64_t shards, Place place) {
+  auto shard = [&](std::int64_t k) {
+    route_args a = args;
+    place(a, k);
+    kernel(a);
+  };
+  parallel_for(shards, shard);
+}
+
 // dst = G src, sharded over output rows.
 routemat_status gather(const routemat_map* map, const routemat_rows* src,
                        const routemat_rows* dst) {
@@ -78,13 +89,10 @@ routemat_status gather(const routemat_map* map, const routemat_rows* src,
   const route_args args = base_args(r, map->indices);
   const std::int64_t m = map->rows;
   const std::int64_t shards = shards_for(m * 2 * row_bytes(r));
-  auto shard = [&](std::int64_t k) {
-    route_args a = args;
+  run_sharded(kernel, args, shards, [&](route_args& a, std::int64_t k) {
     a.begin = m * k / shards;
     a.end = m * (k + 1) / shards;
-    kernel(a);
-  };
-  parallel_for(shards, shard);
+  });
   return ROUTEMAT_OK;
 }
 
@@ -103,13 +111,10 @@ routemat_status scatter_add(const routemat_map* map, const routemat_rows* src,
   args.end = map->rows;
   const std::int64_t n = map->cols;
   const std::int64_t shards = shards_for(map->rows * 3 * row_bytes(r), 1);
-  auto shard = [&](std::int64_t k) {
-    route_args a = args;
+  run_sharded(kernel, args, shards, [&](route_args& a, std::int64_t k) {
     a.dst_begin = n * k / shards;
     a.dst_end = n * (k + 1) / shards;
-    kernel(a);
-  };
-  parallel_for(shards, shard);
+  });
   return ROUTEMAT_OK;
 }
 
@@ -136,13 +141,10 @@ routemat_status pull_sum(const routemat_plan* plan, const routemat_rows* src,
   const std::int64_t shards = std::min(shards_for(traffic), max_shards);
   std::int64_t boundaries[max_shards + 1];
   balanced_destinations(*plan, shards, boundaries);
-  auto shard = [&](std::int64_t k) {
-    route_args a = args;
+  run_sharded(kernel, args, shards, [&](route_args& a, std::int64_t k) {
     a.begin = boundaries[k];
     a.end = boundaries[k + 1];
-    if (a.begin < a.end) kernel(a);
-  };
-  parallel_for(shards, shard);
+  });
   return ROUTEMAT_OK;
 }
 

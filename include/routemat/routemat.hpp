@@ -114,27 +114,26 @@ class map {
 };
 
 namespace detail {
-template <class S, class T>
-constexpr void check_pair() {
+// Calls a C ABI operation fn(handle, &src, &dst, extra...) and throws on failure.
+template <class F, class H, class S, class T, class... Extra>
+void route(F fn, H handle, const rows_view<S>& src, const rows_view<T>& dst, Extra... extra) {
   static_assert(std::is_same_v<std::remove_const_t<S>, T>,
                 "source and destination rows hold the same value type; the destination is mutable");
+  const routemat_rows s = src.c_view(), t = dst.c_view();
+  check(fn(handle, &s, &t, extra...));
 }
 }  // namespace detail
 
 // dst = G src (forward of the node module): dst[i,:] = src[idx[i],:].
 template <class S, class T>
 void gather(const map& g, const rows_view<S>& src, const rows_view<T>& dst) {
-  detail::check_pair<S, T>();
-  const routemat_rows s = src.c_view(), t = dst.c_view();
-  detail::check(routemat_gather(g.native_handle(), &s, &t));
+  detail::route(routemat_gather, g.native_handle(), src, dst);
 }
 
 // dst += G^T src (backward of the node module): dst[idx[i],:] += src[i,:].
 template <class S, class T>
 void scatter_add(const map& g, const rows_view<S>& src, const rows_view<T>& dst) {
-  detail::check_pair<S, T>();
-  const routemat_rows s = src.c_view(), t = dst.c_view();
-  detail::check(routemat_scatter_add(g.native_handle(), &s, &t));
+  detail::route(routemat_scatter_add, g.native_handle(), src, dst);
 }
 
 enum class write : std::int32_t {
@@ -178,18 +177,14 @@ class plan {
 template <class S, class T>
 void scatter_add(const plan& p, const rows_view<S>& src, const rows_view<T>& dst,
                  write mode = write::accumulate) {
-  detail::check_pair<S, T>();
-  const routemat_rows s = src.c_view(), t = dst.c_view();
-  detail::check(
-      routemat_plan_scatter_add(p.native_handle(), &s, &t, static_cast<routemat_write>(mode)));
+  detail::route(routemat_plan_scatter_add, p.native_handle(), src, dst,
+                static_cast<routemat_write>(mode));
 }
 
 // The node module (weight sharing, branching; w = G u) as its autograd pair.
 template <class S, class T>
 void node_forward(const plan& p, const rows_view<S>& u, const rows_view<T>& w) {
-  detail::check_pair<S, T>();
-  const routemat_rows s = u.c_view(), t = w.c_view();
-  detail::check(routemat_gather(p.map_handle(), &s, &t));
+  detail::route(routemat_gather, p.map_handle(), u, w);
 }
 template <class S, class T>
 void node_backward(const plan& p, const rows_view<S>& dw, const rows_view<T>& du,
@@ -201,15 +196,11 @@ void node_backward(const plan& p, const rows_view<S>& dw, const rows_view<T>& du
 // segment-sum that overwrites v, backward a gather that overwrites dx.
 template <class S, class T>
 void sum_forward(const plan& p, const rows_view<S>& x, const rows_view<T>& v) {
-  detail::check_pair<S, T>();
-  const routemat_rows s = x.c_view(), t = v.c_view();
-  detail::check(routemat_sum_forward(p.native_handle(), &s, &t));
+  detail::route(routemat_sum_forward, p.native_handle(), x, v);
 }
 template <class S, class T>
 void sum_backward(const plan& p, const rows_view<S>& dv, const rows_view<T>& dx) {
-  detail::check_pair<S, T>();
-  const routemat_rows s = dv.c_view(), t = dx.c_view();
-  detail::check(routemat_sum_backward(p.native_handle(), &s, &t));
+  detail::route(routemat_sum_backward, p.native_handle(), dv, dx);
 }
 
 // Threads of the library's own pool (0: one per hardware thread).
