@@ -83,7 +83,8 @@ void build_plan(routemat_plan& plan) {
   }
   f.identity = identity;
   f.sorted = sorted;
-  f.permutation = map.rows == map.cols && map.dropped == 0 && f.max_fan_in == 1;
+  // m sources into m destinations, none twice: each has exactly one (also for m == 0).
+  f.permutation = map.rows == map.cols && map.dropped == 0 && f.max_fan_in <= 1;
 }
 
 }  // namespace
