@@ -96,6 +96,7 @@ struct pull_sum_op : by_width<pull_sum_op> {
     for (std::int64_t j = a.begin; j < end; ++j) {
       const P* first = sources + offsets[j];
       const std::int64_t count = offsets[j + 1] - offsets[j];
+      if (count == 0 && !overwrite) continue;  // nothing to add: leave the row unread
       T* out = dst + j * dst_stride;
       if constexpr (W > 0) {
         // Narrow rows: the whole row's sums live in registers.
