@@ -171,7 +171,8 @@ typedef void (*routemat_parallel_for)(void* pool_context, routemat_task task, vo
 ROUTEMAT_API routemat_status routemat_set_parallel_for(routemat_parallel_for fn, void* pool_context,
                                                        int32_t threads);
 /* Threads of the library's own pool (including the caller); 0 means one per
- * hardware thread, the default. */
+ * hardware thread, the default. It waits for a running operation to finish,
+ * so call it between operations, never from inside a shard. */
 ROUTEMAT_API routemat_status routemat_set_num_threads(int32_t threads);
 /* Threads the next operation may use (the host's count when one is installed). */
 ROUTEMAT_API int32_t routemat_get_num_threads(void);
