@@ -29,7 +29,9 @@ constexpr std::int64_t column_lanes = 0;
 
 #if defined(__AVX512F__)
 using lane_offsets = __m512i;
-inline lane_offsets load_offsets(const std::int32_t* idx) noexcept { return _mm512_loadu_si512(idx); }
+inline lane_offsets load_offsets(const std::int32_t* idx) noexcept {
+  return _mm512_loadu_si512(idx);
+}
 // Indices were validated to lie in [-1, n) with n * stride < 2^31, so the low
 // 32 bits of each int64 index are the index.
 inline lane_offsets load_offsets(const std::int64_t* idx) noexcept {
