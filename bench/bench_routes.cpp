@@ -66,6 +66,7 @@
 // check a few rows of one call into a zeroed dU, bit for bit, against G^T dY
 // summed in row order.
 #include <benchmark/benchmark.h>
+#include <Eigen/SparseCore>
 
 #include <algorithm>
 #include <cmath>
@@ -369,6 +370,59 @@ void bm_plan_build(benchmark::State& state, int threads, shape s) {
   }
 }
 
+// Eigen's SparseMatrix, what a C++ user would otherwise reach for: G as a
+// row-major m x n sparse matrix (built once, outside the timing), then
+// Y = G U (gather) or dU += G^T dY (scatter-add) on dense row-major blocks.
+// Same byte accounting as routemat's gather and scatter-add.
+template <class I>
+struct eigen_routing {
+  using sparse = Eigen::SparseMatrix<float, Eigen::RowMajor, std::int64_t>;
+  using rows = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  explicit eigen_routing(const inputs<float, I>& in) : g(in.sh.m, in.sh.n) {
+    std::vector<Eigen::Triplet<float, std::int64_t>> ones;
+    ones.reserve(in.idx.size());
+    for (std::int64_t i = 0; i < in.sh.m; ++i) ones.emplace_back(i, in.idx[i], 1.0f);
+    g.setFromTriplets(ones.begin(), ones.end());
+  }
+  sparse g;
+};
+
+template <class I>
+void bm_eigen(benchmark::State& state, int threads, shape s, bool gather) {
+  (void)threads;  // Eigen's sparse products run on the calling thread
+  inputs<float, I>& in = inputs_for<float, I>(s);
+  using rows = typename eigen_routing<I>::rows;
+  static std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, double>,
+                  std::unique_ptr<eigen_routing<I>>>
+      cache;
+  auto& slot = cache[{s.d, s.n, s.m, s.zipf}];
+  if (!slot) slot = std::make_unique<eigen_routing<I>>(in);
+  const auto& g = slot->g;
+  if (gather) {
+    in.need_gather();
+    Eigen::Map<const rows> u(in.u.data(), s.n, s.d);
+    Eigen::Map<rows> y(in.y.data(), s.m, s.d);
+    for (auto _ : state) {
+      y.noalias() = g * u;
+      benchmark::DoNotOptimize(in.y.data());
+      benchmark::ClobberMemory();
+    }
+    report(state, s, s.m * static_cast<std::int64_t>(sizeof(I)) + 2 * s.m * s.d * 4);
+  } else {
+    in.need_scatter();
+    Eigen::Map<const rows> dy(in.dy.data(), s.m, s.d);
+    Eigen::Map<rows> du(in.du.data(), s.n, s.d);
+    auto call = [&] { du.noalias() += g.transpose() * dy; };
+    for (auto _ : state) {
+      call();
+      benchmark::DoNotOptimize(in.du.data());
+      benchmark::ClobberMemory();
+    }
+    if (!scatter_is_right(state, in, "eigen_scatter_add", call)) return;
+    report(state, s, scatter_bytes<float, I>(s));
+  }
+}
+
 // The loop a caller writes without routemat (d = 1, f32, i32).
 void bm_plain_loop_scatter_add(benchmark::State& state, int threads, shape s) {
   (void)threads;  // the loop runs on the calling thread only
@@ -573,6 +627,10 @@ int main(int argc, char** argv) {
   const shape column{1, M, 4 * M};
   add(shape_name("plain_loop_scatter_add", "f32", "i32", column), 0, bm_plain_loop_scatter_add,
       column);
+  for (const shape& s : {column, shape{16, 100000, M}, shape{64, M, 64 * K}}) {
+    add(shape_name("eigen_gather", "f32", "i32", s), 0, bm_eigen<std::int32_t>, s, true);
+    add(shape_name("eigen_scatter_add", "f32", "i32", s), 0, bm_eigen<std::int32_t>, s, false);
+  }
   benchmark::RegisterBenchmark("copy_ceiling/memcpy/512MiB", bm_copy_ceiling)
       ->Unit(benchmark::kMillisecond);
 

@@ -3,7 +3,7 @@
 # need, if any is missing. Runs apt-get as root (through sudo when not root).
 set -euo pipefail
 
-packages=(cmake g++ make libxsimd-dev doctest-dev libbenchmark-dev pkg-config)
+packages=(cmake g++ make libxsimd-dev doctest-dev libbenchmark-dev libeigen3-dev pkg-config)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "install-deps.sh: not a Debian system (no dpkg-query); make sure these are installed:" \
