@@ -447,6 +447,24 @@ void bm_plain_loop_scatter_add(benchmark::State& state, int threads, shape s) {
   report(state, s, scatter_bytes<float, I>(s));
 }
 
+// Per-call overhead: the README's 5 x 3 weight-sharing matrix (d = 1), a
+// forward gather and a backward scatter-add per iteration, through the C++
+// API with all its checks. items_per_second counts calls.
+void bm_seed_calls(benchmark::State& state) {
+  static const std::int32_t idx[] = {0, 1, 2, 2, 2};
+  static const routemat::map g(5, 3, idx);
+  float u[3] = {1, 2, 3}, w[5] = {}, dw[5] = {1, 10, 100, 1000, 10000}, du[3] = {};
+  const routemat::rows_view<const float> u_view(u, 3, 1), dw_view(dw, 5, 1);
+  const routemat::rows_view<float> w_view(w, 5, 1), du_view(du, 3, 1);
+  for (auto _ : state) {
+    routemat::gather(g, u_view, w_view);
+    routemat::scatter_add(g, dw_view, du_view);
+    benchmark::DoNotOptimize(w);
+    benchmark::DoNotOptimize(du);
+  }
+  state.SetItemsProcessed(2 * state.iterations());
+}
+
 void bm_copy_ceiling(benchmark::State& state) {
   constexpr std::size_t size = std::size_t{512} << 20;
   static std::vector<char> from(size, 1), to(size, 2);
@@ -631,6 +649,7 @@ int main(int argc, char** argv) {
     add(shape_name("eigen_gather", "f32", "i32", s), 0, bm_eigen<std::int32_t>, s, true);
     add(shape_name("eigen_scatter_add", "f32", "i32", s), 0, bm_eigen<std::int32_t>, s, false);
   }
+  benchmark::RegisterBenchmark("seed_5x3/gather+scatter_add/f32/i32/d=1", bm_seed_calls);
   benchmark::RegisterBenchmark("copy_ceiling/memcpy/512MiB", bm_copy_ceiling)
       ->Unit(benchmark::kMillisecond);
 
