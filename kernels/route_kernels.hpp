@@ -15,15 +15,16 @@
 namespace routemat {
 namespace ROUTEMAT_ISA_NS {
 
-// Narrow rows (d <= 8) get kernels of their own with the width known at
-// compile time: the row loops become straight-line code, with no trip-count
-// checks and no vector tails, which otherwise cost more than the row itself.
-// Op::rows<T, I, W> takes its width from W, or from the call if W == 0.
-constexpr std::int64_t fixed_widths = 8;
+// Narrow rows (d <= 8) and the common widths 16, 32 and 64 get kernels of
+// their own with the width known at compile time: the row loops become
+// straight-line code, with no trip-count checks and no vector tails, which
+// otherwise cost more than the row itself. Op::rows<T, I, W> takes its width
+// from W, or from the call if W == 0.
+using fixed_widths = std::integer_sequence<std::int64_t, 1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64>;
 
 template <class Op, class T, class I, std::int64_t... W>
 inline void run_by_width(const route_args& a, std::integer_sequence<std::int64_t, W...>) noexcept {
-  const bool fixed = ((a.width == W + 1 && (Op::template rows<T, I, W + 1>(a), true)) || ...);
+  const bool fixed = ((a.width == W && (Op::template rows<T, I, W>(a), true)) || ...);
   if (!fixed) Op::template rows<T, I, 0>(a);
 }
 
@@ -31,7 +32,7 @@ template <class Op>
 struct by_width {
   template <class T, class I>
   static void run(const route_args& a) noexcept {
-    run_by_width<Op, T, I>(a, std::make_integer_sequence<std::int64_t, fixed_widths>{});
+    run_by_width<Op, T, I>(a, fixed_widths{});
   }
 };
 
@@ -98,7 +99,7 @@ struct pull_sum_op : by_width<pull_sum_op> {
       const std::int64_t count = offsets[j + 1] - offsets[j];
       if (count == 0 && !overwrite) continue;  // nothing to add: leave the row unread
       T* out = dst + j * dst_stride;
-      if constexpr (W > 0) {
+      if constexpr (W > 0 && W <= 8) {
         // Narrow rows: the whole row's sums live in registers.
         T acc[W];
         for (std::int64_t k = 0; k < W; ++k) acc[k] = overwrite ? T(0) : out[k];
