@@ -64,8 +64,7 @@ void check_catalogue() {
 }  // namespace
 
 TEST_CASE_TEMPLATE("gather matches the dense reference bit for bit on every shape", P,
-                   std::pair<float, std::int32_t>, std::pair<float, std::int64_t>,
-                   std::pair<double, std::int32_t>, std::pair<double, std::int64_t>) {
+                   ROUTEMAT_TEST_VALUE_INDEX_TYPES) {
   check_catalogue<typename P::first_type, typename P::second_type>();
 }
 

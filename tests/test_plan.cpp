@@ -302,12 +302,8 @@ std::pair<int, std::string> error(routemat::status code, const std::string& mess
 
 }  // namespace
 
-#define ROUTEMAT_PLAN_TYPES                                                                        \
-  std::pair<float, std::int32_t>, std::pair<float, std::int64_t>, std::pair<double, std::int32_t>, \
-      std::pair<double, std::int64_t>
-
 TEST_CASE_TEMPLATE("plan: scatter-add (both modes) and the sum module on every shape", P,
-                   ROUTEMAT_PLAN_TYPES) {
+                   ROUTEMAT_TEST_VALUE_INDEX_TYPES) {
   using T = typename P::first_type;
   using I = typename P::second_type;
   std::uint32_t seed = 7000;
@@ -343,7 +339,8 @@ TEST_CASE_TEMPLATE("plan: destinations without a source", I, std::int32_t, std::
   for (const double e : v) CHECK_FALSE(std::signbit(e));
 }
 
-TEST_CASE_TEMPLATE("plan: every source into one hot destination", P, ROUTEMAT_PLAN_TYPES) {
+TEST_CASE_TEMPLATE("plan: every source into one hot destination", P,
+                   ROUTEMAT_TEST_VALUE_INDEX_TYPES) {
   using T = typename P::first_type;
   using I = typename P::second_type;
   // Large enough to be sharded: one destination carries all the work.
@@ -375,7 +372,7 @@ TEST_CASE_TEMPLATE("plan: every source into one hot destination", P, ROUTEMAT_PL
 }
 
 TEST_CASE_TEMPLATE("plan: a permutation, and sum_forward is the gather through its inverse", P,
-                   ROUTEMAT_PLAN_TYPES) {
+                   ROUTEMAT_TEST_VALUE_INDEX_TYPES) {
   using T = typename P::first_type;
   using I = typename P::second_type;
   for (const std::int64_t n : {1, 7, 1000, 70000}) {
@@ -468,7 +465,7 @@ TEST_CASE_TEMPLATE("plan: sorted indices", I, std::int32_t, std::int64_t) {
   CHECK(routemat::plan(routemat::map(6, 5, last_pair.data())).facts().sorted == 0);
 }
 
-TEST_CASE_TEMPLATE("plan: dropped rows contribute nothing", P, ROUTEMAT_PLAN_TYPES) {
+TEST_CASE_TEMPLATE("plan: dropped rows contribute nothing", P, ROUTEMAT_TEST_VALUE_INDEX_TYPES) {
   using T = typename P::first_type;
   using I = typename P::second_type;
   const std::int64_t m = 2000, n = 97, d = 5;
@@ -535,7 +532,7 @@ TEST_CASE_TEMPLATE("plan: facts count fan-in and empty destinations", I, std::in
         }
 }
 
-TEST_CASE_TEMPLATE("plan: m = 0", P, ROUTEMAT_PLAN_TYPES) {
+TEST_CASE_TEMPLATE("plan: m = 0", P, ROUTEMAT_TEST_VALUE_INDEX_TYPES) {
   using T = typename P::first_type;
   using I = typename P::second_type;
   const std::int64_t n = 4, d = 3;
@@ -564,7 +561,7 @@ TEST_CASE_TEMPLATE("plan: m = 0", P, ROUTEMAT_PLAN_TYPES) {
                          routemat::rows_view<T>(nullptr, 0, d));
 }
 
-TEST_CASE_TEMPLATE("plan: n = 0 with every row dropped", P, ROUTEMAT_PLAN_TYPES) {
+TEST_CASE_TEMPLATE("plan: n = 0 with every row dropped", P, ROUTEMAT_TEST_VALUE_INDEX_TYPES) {
   using T = typename P::first_type;
   using I = typename P::second_type;
   const std::int64_t m = 20, d = 3;
@@ -763,7 +760,7 @@ TEST_CASE("plan: bad write modes, null plans and null maps through the C ABI") {
 }
 
 TEST_CASE_TEMPLATE("plan: README weight sharing through node_forward / node_backward", P,
-                   ROUTEMAT_PLAN_TYPES) {
+                   ROUTEMAT_TEST_VALUE_INDEX_TYPES) {
   using T = typename P::first_type;
   using I = typename P::second_type;
   // G = [[1,0,0],[0,1,0],[0,0,1],[0,0,1],[0,0,1]]: u3 is shared by w3, w4, w5.
@@ -789,7 +786,7 @@ TEST_CASE_TEMPLATE("plan: README weight sharing through node_forward / node_back
 }
 
 TEST_CASE_TEMPLATE("plan: README branching through sum_forward / sum_backward", P,
-                   ROUTEMAT_PLAN_TYPES) {
+                   ROUTEMAT_TEST_VALUE_INDEX_TYPES) {
   using T = typename P::first_type;
   using I = typename P::second_type;
   // idx = [2,0,1,0,2,1]: the sum module's forward is G^T (six rows fan in to

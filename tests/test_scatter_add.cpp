@@ -95,14 +95,12 @@ void check_catalogue(bool integer_valued) {
 }  // namespace
 
 TEST_CASE_TEMPLATE("scatter_add matches the dense reference exactly on integer-valued inputs", P,
-                   std::pair<float, std::int32_t>, std::pair<float, std::int64_t>,
-                   std::pair<double, std::int32_t>, std::pair<double, std::int64_t>) {
+                   ROUTEMAT_TEST_VALUE_INDEX_TYPES) {
   check_catalogue<typename P::first_type, typename P::second_type>(true);
 }
 
 TEST_CASE_TEMPLATE("scatter_add matches the dense reference within tolerance on random inputs", P,
-                   std::pair<float, std::int32_t>, std::pair<float, std::int64_t>,
-                   std::pair<double, std::int32_t>, std::pair<double, std::int64_t>) {
+                   ROUTEMAT_TEST_VALUE_INDEX_TYPES) {
   check_catalogue<typename P::first_type, typename P::second_type>(false);
 }
 

@@ -16,12 +16,8 @@ routemat::rows_view<T> column(std::vector<T>& v) {
 
 }  // namespace
 
-#define ROUTEMAT_VALUE_INDEX_TYPES                                                                 \
-  std::pair<float, std::int32_t>, std::pair<float, std::int64_t>, std::pair<double, std::int32_t>, \
-      std::pair<double, std::int64_t>
-
 TEST_CASE_TEMPLATE("weight sharing: w = G u, and dC/du = G^T dC/dw accumulates", P,
-                   ROUTEMAT_VALUE_INDEX_TYPES) {
+                   ROUTEMAT_TEST_VALUE_INDEX_TYPES) {
   using T = typename P::first_type;
   using I = typename P::second_type;
   // G = [[1,0,0],[0,1,0],[0,0,1],[0,0,1],[0,0,1]]: u3 is shared by w3, w4, w5.
@@ -41,7 +37,7 @@ TEST_CASE_TEMPLATE("weight sharing: w = G u, and dC/du = G^T dC/dw accumulates",
 }
 
 TEST_CASE_TEMPLATE("branching: (a,b,c) -> (c,a,b,a,c,b), and back (b+d, g+z, a+e)", P,
-                   ROUTEMAT_VALUE_INDEX_TYPES) {
+                   ROUTEMAT_TEST_VALUE_INDEX_TYPES) {
   using T = typename P::first_type;
   using I = typename P::second_type;
   const std::vector<I> idx{2, 0, 1, 0, 2, 1};

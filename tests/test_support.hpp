@@ -7,9 +7,15 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "routemat/routemat.hpp"
+
+// Every (value type, index type) pair, for TEST_CASE_TEMPLATE.
+#define ROUTEMAT_TEST_VALUE_INDEX_TYPES                                                            \
+  std::pair<float, std::int32_t>, std::pair<float, std::int64_t>, std::pair<double, std::int32_t>, \
+      std::pair<double, std::int64_t>
 
 namespace test {
 
