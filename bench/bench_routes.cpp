@@ -75,6 +75,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -144,6 +145,31 @@ class zipf_sampler {
   std::vector<std::int64_t> guide_;
 };
 
+// Allocates on 64-byte boundaries, as ML runtimes do (PyTorch's CPU allocator
+// aligns to 64): with malloc's 16-byte alignment a 64-byte row would straddle
+// two cache lines and every wide load would split.
+template <class T>
+struct aligned64 {
+  using value_type = T;
+  aligned64() = default;
+  template <class U>
+  aligned64(const aligned64<U>&) {}
+  T* allocate(std::size_t count) {
+    return static_cast<T*>(::operator new (count * sizeof(T), std::align_val_t{64}));
+  }
+  void deallocate(T* p, std::size_t) { ::operator delete (p, std::align_val_t{64}); }
+  template <class U>
+  bool operator==(const aligned64<U>&) const {
+    return true;
+  }
+  template <class U>
+  bool operator!=(const aligned64<U>&) const {
+    return false;
+  }
+};
+template <class T>
+using buffer = std::vector<T, aligned64<T>>;
+
 struct shape {
   std::int64_t d, n, m;
   double zipf = 0;  // 0: uniform indices; s > 0: Zipf(s) indices
@@ -208,17 +234,17 @@ struct inputs {
   }
 
   shape sh;
-  std::vector<I> idx;
+  buffer<I> idx;
   std::unique_ptr<routemat::map> g;
   std::unique_ptr<routemat::plan> p;
-  std::vector<T> u, y, dy, du;
+  buffer<T> u, y, dy, du;
   std::vector<std::int64_t> ref_cols;
   std::vector<T> ref;
 
  private:
-  std::vector<T> random_values(std::int64_t count, std::uint64_t stream) const {
+  buffer<T> random_values(std::int64_t count, std::uint64_t stream) const {
     rng r(0xF00D0000u + stream * 0x1000u + static_cast<std::uint64_t>(sh.d + sh.n + sh.m));
-    std::vector<T> v(static_cast<std::size_t>(count));
+    buffer<T> v(static_cast<std::size_t>(count));
     for (T& x : v) x = static_cast<T>(r.unit());
     return v;
   }
