@@ -51,20 +51,34 @@ inline __mmask16 live_lanes(lane_offsets off) noexcept {
   if constexpr (Drops) return _mm512_cmpgt_epi32_mask(off, _mm512_set1_epi32(-1));
   return 0xFFFF;
 }
-template <bool Drops>
+// Stream: out is aligned to 64 bytes, store non-temporally.
+template <bool Drops, bool Stream>
 inline void gather16(const float* src, lane_offsets off, float* out) noexcept {
-  _mm512_storeu_ps(
-      out, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live_lanes<Drops>(off), off, src, 4));
+  const __m512 v =
+      _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live_lanes<Drops>(off), off, src, 4);
+  if constexpr (Stream) {
+    _mm512_stream_ps(out, v);
+  } else {
+    _mm512_storeu_ps(out, v);
+  }
 }
-template <bool Drops>
+template <bool Drops, bool Stream>
 inline void gather16(const double* src, lane_offsets off, double* out) noexcept {
   const __mmask16 live = live_lanes<Drops>(off);
   const __m512d zero = _mm512_setzero_pd();
-  _mm512_storeu_pd(out, _mm512_mask_i32gather_pd(zero, static_cast<__mmask8>(live),
-                                                 _mm512_castsi512_si256(off), src, 8));
-  _mm512_storeu_pd(out + 8, _mm512_mask_i32gather_pd(zero, static_cast<__mmask8>(live >> 8),
-                                                     _mm512_extracti64x4_epi64(off, 1), src, 8));
+  const __m512d lo = _mm512_mask_i32gather_pd(zero, static_cast<__mmask8>(live),
+                                              _mm512_castsi512_si256(off), src, 8);
+  const __m512d hi = _mm512_mask_i32gather_pd(zero, static_cast<__mmask8>(live >> 8),
+                                              _mm512_extracti64x4_epi64(off, 1), src, 8);
+  if constexpr (Stream) {
+    _mm512_stream_pd(out, lo);
+    _mm512_stream_pd(out + 8, hi);
+  } else {
+    _mm512_storeu_pd(out, lo);
+    _mm512_storeu_pd(out + 8, hi);
+  }
 }
+constexpr std::int64_t column_step_bytes = 64;
 #define ROUTEMAT_GATHER_STEP gather16
 #elif defined(__AVX2__)
 using lane_offsets = __m256i;
@@ -92,34 +106,42 @@ inline __m256i live_lanes(lane_offsets off) noexcept {
   if constexpr (Drops) return _mm256_cmpgt_epi32(off, _mm256_set1_epi32(-1));
   return _mm256_set1_epi32(-1);
 }
-template <bool Drops>
+// Stream: out is aligned to 32 bytes, store non-temporally.
+template <bool Drops, bool Stream>
 inline void gather8(const float* src, lane_offsets off, float* out) noexcept {
   const __m256 live = _mm256_castsi256_ps(live_lanes<Drops>(off));
-  _mm256_storeu_ps(out, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), src, off, live, 4));
+  const __m256 v = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), src, off, live, 4);
+  if constexpr (Stream) {
+    _mm256_stream_ps(out, v);
+  } else {
+    _mm256_storeu_ps(out, v);
+  }
 }
-template <bool Drops>
+template <bool Drops, bool Stream>
 inline void gather8(const double* src, lane_offsets off, double* out) noexcept {
   const __m256i live = live_lanes<Drops>(off);
   const __m256d live_lo = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(live)));
   const __m256d live_hi =
       _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(live, 1)));
   const __m256d zero = _mm256_setzero_pd();
-  _mm256_storeu_pd(out,
-                   _mm256_mask_i32gather_pd(zero, src, _mm256_castsi256_si128(off), live_lo, 8));
-  _mm256_storeu_pd(
-      out + 4, _mm256_mask_i32gather_pd(zero, src, _mm256_extracti128_si256(off, 1), live_hi, 8));
+  const __m256d lo = _mm256_mask_i32gather_pd(zero, src, _mm256_castsi256_si128(off), live_lo, 8);
+  const __m256d hi =
+      _mm256_mask_i32gather_pd(zero, src, _mm256_extracti128_si256(off, 1), live_hi, 8);
+  if constexpr (Stream) {
+    _mm256_stream_pd(out, lo);
+    _mm256_stream_pd(out + 4, hi);
+  } else {
+    _mm256_storeu_pd(out, lo);
+    _mm256_storeu_pd(out + 4, hi);
+  }
 }
+constexpr std::int64_t column_step_bytes = 32;
 #define ROUTEMAT_GATHER_STEP gather8
 #endif
 
-// Gathers rows [begin, end) of a width-1 gather in steps of column_lanes and
-// returns the first row left for the generic path (begin when the hardware
-// gather cannot be used: no gather instruction, or lane_offsets beyond 32 bits).
-template <class T, class I, bool Drops>
-inline std::int64_t gather_column(const route_args& a) noexcept {
-  std::int64_t i = a.begin;
+template <class T, class I, bool Drops, bool Stream>
+inline std::int64_t gather_column_steps(const route_args& a, std::int64_t i) noexcept {
 #ifdef ROUTEMAT_GATHER_STEP
-  if (a.src_rows == 0 || (a.src_rows - 1) > INT32_MAX / a.src_stride) return i;
   const I* idx = static_cast<const I*>(a.indices);
   const T* src = static_cast<const T*>(a.src);
   T* dst = static_cast<T*>(a.dst);
@@ -128,13 +150,38 @@ inline std::int64_t gather_column(const route_args& a) noexcept {
   for (; i + column_lanes <= a.end; i += column_lanes) {
     lane_offsets off = load_offsets(idx + i);
     if (stride != 1) off = scale_offsets(off, stride);
-    if (a.dst_stride == 1) {
-      ROUTEMAT_GATHER_STEP<Drops>(src, off, dst + i);
+    if (Stream || a.dst_stride == 1) {
+      ROUTEMAT_GATHER_STEP<Drops, Stream>(src, off, dst + i);
     } else {
-      ROUTEMAT_GATHER_STEP<Drops>(src, off, lanes);
+      ROUTEMAT_GATHER_STEP<Drops, false>(src, off, lanes);
       for (std::int64_t l = 0; l < column_lanes; ++l) dst[(i + l) * a.dst_stride] = lanes[l];
     }
   }
+#else
+  (void)a;
+#endif
+  return i;
+}
+
+// Gathers rows [begin, end) of a width-1 gather in steps of column_lanes and
+// returns the first row left for the generic path (begin when the hardware
+// gather cannot be used: no gather instruction, or lane_offsets beyond 32
+// bits). A contiguous output with a.stream set is stored non-temporally from
+// its first step-aligned row on; the rows before it are copied one by one.
+template <class T, class I, bool Drops>
+inline std::int64_t gather_column(const route_args& a) noexcept {
+  std::int64_t i = a.begin;
+#ifdef ROUTEMAT_GATHER_STEP
+  if (a.src_rows == 0 || (a.src_rows - 1) > INT32_MAX / a.src_stride) return i;
+  T* dst = static_cast<T*>(a.dst);
+  if (!a.stream || a.dst_stride != 1 || reinterpret_cast<std::uintptr_t>(dst) % sizeof(T) != 0)
+    return gather_column_steps<T, I, Drops, false>(a, i);
+  const I* idx = static_cast<const I*>(a.indices);
+  const T* src = static_cast<const T*>(a.src);
+  for (; i < a.end && reinterpret_cast<std::uintptr_t>(dst + i) % column_step_bytes != 0; ++i)
+    dst[i] = Drops && idx[i] < 0 ? T(0) : src[static_cast<std::int64_t>(idx[i]) * a.src_stride];
+  i = gather_column_steps<T, I, Drops, true>(a, i);
+  _mm_sfence();  // streamed stores are weakly ordered (see stream_store.hpp)
 #undef ROUTEMAT_GATHER_STEP
 #else
   (void)a;

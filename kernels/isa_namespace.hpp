@@ -28,6 +28,19 @@ using arch = ROUTEMAT_XSIMD_ARCH;
 using arch = scalar_arch;
 #endif
 
+// Lanes of one SIMD register of T (1 for the scalar ISA) and its batch type.
+template <class Arch, class T>
+struct vec {
+  static constexpr std::int64_t lanes = 1;
+};
+#ifdef ROUTEMAT_XSIMD_ARCH
+template <class T>
+struct vec<arch, T> {
+  using batch = xsimd::batch<T, arch>;
+  static constexpr std::int64_t lanes = batch::size;
+};
+#endif
+
 }  // namespace ROUTEMAT_ISA_NS
 }  // namespace routemat
 

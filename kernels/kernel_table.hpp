@@ -30,6 +30,9 @@ struct route_args {
   std::int64_t dst_end;
   const void* offsets;
   bool overwrite;
+  // The output is large and written without being read: use non-temporal
+  // stores where the kernel can (kernels/stream_store.hpp).
+  bool stream;
 };
 
 using route_kernel = void (*)(const route_args&) noexcept;

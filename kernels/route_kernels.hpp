@@ -11,6 +11,7 @@
 #include "kernels/isa_namespace.hpp"
 #include "kernels/kernel_table.hpp"
 #include "kernels/row_ops.hpp"
+#include "kernels/stream_store.hpp"
 
 namespace routemat {
 namespace ROUTEMAT_ISA_NS {
@@ -41,6 +42,16 @@ template <bool Drops>
 struct gather_op : by_width<gather_op<Drops>> {
   template <class T, class I, std::int64_t W>
   static void rows(const route_args& a) noexcept {
+    if (can_stream<T>(a)) {
+      copy_rows<T, I, W, true>(a);
+      stream_fence();
+    } else {
+      copy_rows<T, I, W, false>(a);
+    }
+  }
+
+  template <class T, class I, std::int64_t W, bool Stream>
+  static void copy_rows(const route_args& a) noexcept {
     // Locals, not a.field: stores through dst could otherwise alias `a` and
     // force a reload of every field on every row.
     const I* __restrict idx = static_cast<const I*>(a.indices);
@@ -52,10 +63,13 @@ struct gather_op : by_width<gather_op<Drops>> {
     for (; i < end; ++i) {
       const std::int64_t j = idx[i];
       T* out = dst + i * dst_stride;
-      if (Drops && j < 0) {
+      const T* row = Drops && j < 0 ? nullptr : src + j * src_stride;
+      if constexpr (Stream) {
+        stream_row(row, out, width);
+      } else if (row == nullptr) {
         zero_row<arch>(out, width);
       } else {
-        copy_row<arch>(src + j * src_stride, out, width);
+        copy_row<arch>(row, out, width);
       }
     }
   }
@@ -87,6 +101,19 @@ struct scatter_add_op : by_width<scatter_add_op> {
 struct pull_sum_op : by_width<pull_sum_op> {
   template <class T, class P, std::int64_t W>
   static void rows(const route_args& a) noexcept {
+    // Only an overwrite writes rows it has not read: those may be streamed.
+    if (W == 0 || W > 8) {
+      if (a.overwrite && can_stream<T>(a)) {
+        sum_destinations<T, P, W, true>(a);
+        stream_fence();
+        return;
+      }
+    }
+    sum_destinations<T, P, W, false>(a);
+  }
+
+  template <class T, class P, std::int64_t W, bool Stream>
+  static void sum_destinations(const route_args& a) noexcept {
     const P* __restrict sources = static_cast<const P*>(a.indices);
     const P* __restrict offsets = static_cast<const P*>(a.offsets);
     const T* __restrict src = static_cast<const T*>(a.src);
@@ -109,7 +136,7 @@ struct pull_sum_op : by_width<pull_sum_op> {
         }
         for (std::int64_t k = 0; k < W; ++k) out[k] = acc[k];
       } else {
-        sum_rows<arch>(src, src_stride, first, count, out, width, overwrite);
+        sum_rows<arch, T, P, Stream>(src, src_stride, first, count, out, width, overwrite);
       }
     }
   }

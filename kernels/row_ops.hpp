@@ -4,22 +4,10 @@
 #define ROUTEMAT_ROW_OPS_HPP
 
 #include "kernels/isa_namespace.hpp"
+#include "kernels/stream_store.hpp"
 
 namespace routemat {
 namespace ROUTEMAT_ISA_NS {
-
-// Lanes of one SIMD register of T (1 for the scalar ISA) and its batch type.
-template <class Arch, class T>
-struct vec {
-  static constexpr std::int64_t lanes = 1;
-};
-#ifdef ROUTEMAT_XSIMD_ARCH
-template <class T>
-struct vec<arch, T> {
-  using batch = xsimd::batch<T, arch>;
-  static constexpr std::int64_t lanes = batch::size;
-};
-#endif
 
 template <class Arch, class T>
 inline void copy_row(const T* __restrict src, T* __restrict dst, std::int64_t width) noexcept {
@@ -76,7 +64,8 @@ inline void add_row(const T* __restrict src, T* __restrict dst, std::int64_t wid
 
 // out = (overwrite ? 0 : out) + src[rows[0],:] + src[rows[1],:] + ..., in
 // that order for every element, one block of registers along the row at a time.
-template <class Arch, class T, class P>
+// Stream: out's rows can take streamed stores (can_stream).
+template <class Arch, class T, class P, bool Stream = false>
 inline void sum_rows(const T* __restrict src, std::int64_t stride, const P* __restrict rows,
                      std::int64_t count, T* __restrict out, std::int64_t width,
                      bool overwrite) noexcept {
@@ -97,16 +86,16 @@ inline void sum_rows(const T* __restrict src, std::int64_t stride, const P* __re
         c += batch::load_unaligned(row + 2 * L);
         d += batch::load_unaligned(row + 3 * L);
       }
-      a.store_unaligned(out + k);
-      b.store_unaligned(out + k + L);
-      c.store_unaligned(out + k + 2 * L);
-      d.store_unaligned(out + k + 3 * L);
+      store_batch<Stream>(out + k, a);
+      store_batch<Stream>(out + k + L, b);
+      store_batch<Stream>(out + k + 2 * L, c);
+      store_batch<Stream>(out + k + 3 * L, d);
     }
     for (; k + L <= width; k += L) {
       batch a = overwrite ? zero : batch::load_unaligned(out + k);
       for (std::int64_t r = 0; r < count; ++r)
         a += batch::load_unaligned(src + static_cast<std::int64_t>(rows[r]) * stride + k);
-      a.store_unaligned(out + k);
+      store_batch<Stream>(out + k, a);
     }
   }
   for (; k < width; ++k) {

@@ -10,6 +10,7 @@
 #include "src/map.hpp"
 #include "src/plan.hpp"
 #include "src/rows_check.hpp"
+#include "src/stream_policy.hpp"
 #include "src/threading.hpp"
 
 namespace routemat {
@@ -66,6 +67,9 @@ route_args base_args(const checked_route& r, const void* indices) {
   return a;
 }
 
+// Bytes of the output's rows (without the gaps of a stride).
+std::int64_t output_bytes(const checked_route& r) { return r.out.view.rows * row_bytes(r); }
+
 // Runs kernel on `shards` copies of args; place(a, k) sets shard k's range.
 template <class Place>
 void run_sharded(route_kernel kernel, const route_args& args, std::int64_t shards, Place place) {
@@ -86,7 +90,8 @@ routemat_status gather(const routemat_map* map, const routemat_rows* src,
       check_route(*map, src, map->cols, "its cols n", dst, map->rows, "its rows m", &r);
   if (s != ROUTEMAT_OK || map->rows == 0) return s;
   const route_kernel kernel = r.kernels->gather[map->dropped > 0][r.in.view.type][map->index_type];
-  const route_args args = base_args(r, map->indices);
+  route_args args = base_args(r, map->indices);
+  args.stream = should_stream(output_bytes(r));
   const std::int64_t m = map->rows;
   const std::int64_t shards = shards_for(m * 2 * row_bytes(r));
   run_sharded(kernel, args, shards, [&](route_args& a, std::int64_t k) {
@@ -142,6 +147,7 @@ routemat_status pull_sum(const routemat_plan* plan, const routemat_rows* src,
   route_args args = base_args(r, plan->sources);
   args.offsets = plan->offsets;
   args.overwrite = mode == ROUTEMAT_OVERWRITE;
+  args.stream = args.overwrite && should_stream(output_bytes(r));
   const std::int64_t traffic = (map.rows + map.cols) * 2 * row_bytes(r);
   constexpr std::int64_t max_shards = 256;
   const std::int64_t shards = std::min(shards_for(traffic), max_shards);

@@ -177,6 +177,17 @@ ROUTEMAT_API routemat_status routemat_set_num_threads(int32_t threads);
 /* Threads the next operation may use (the host's count when one is installed). */
 ROUTEMAT_API int32_t routemat_get_num_threads(void);
 
+/* ---- Non-temporal stores -------------------------------------------------------
+ * An operation whose output (rows x width x element size) is at least this
+ * many bytes, and that overwrites it (gather, sum_backward, sum_forward and
+ * ROUTEMAT_OVERWRITE), writes it with non-temporal stores where the ISA has
+ * them (x86) and its rows start and end on SIMD-register boundaries: the
+ * lines go straight to memory without being read first and without evicting
+ * the caches' working set. Default 8 MiB; a negative value turns streaming
+ * off, 0 streams every such output. Results are identical either way. */
+ROUTEMAT_API routemat_status routemat_set_stream_threshold(int64_t bytes);
+ROUTEMAT_API int64_t routemat_get_stream_threshold(void);
+
 /* The message of the last failed call on this thread ("" if none). */
 ROUTEMAT_API const char* routemat_last_error(void);
 ROUTEMAT_API const char* routemat_status_name(routemat_status status);

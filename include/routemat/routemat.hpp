@@ -212,6 +212,13 @@ inline void set_parallel_for(routemat_parallel_for fn, void* pool_context, int t
   detail::check(routemat_set_parallel_for(fn, pool_context, threads));
 }
 
+// Outputs of at least `bytes` bytes are written with non-temporal stores
+// where possible (see routemat.h); negative: never.
+inline void set_stream_threshold(std::int64_t bytes) {
+  detail::check(routemat_set_stream_threshold(bytes));
+}
+inline std::int64_t stream_threshold() noexcept { return routemat_get_stream_threshold(); }
+
 // The ISA the kernels run on (throws if ROUTEMAT_ISA named one that cannot run).
 inline isa active_isa() {
   routemat_isa out = ROUTEMAT_ISA_SCALAR;
