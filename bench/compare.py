@@ -11,6 +11,9 @@ Contenders
     torch.index_select(U, 0, idx, out=Y)
     torch.embedding(U, idx)          allocates its output on every call
     U[idx] (torch)                   allocates its output on every call
+    torch.nn.functional.embedding_bag(idx, U, arange(m), mode='sum')
+                                     one-row bags, so the sum is the gather;
+                                     allocates its output on every call
     numpy.take(U, idx, axis=0, out=Y)              (mode='raise', the default)
     numpy.take(U, idx, axis=0, out=Y, mode='clip') (no bounds check)
   scatter-add  dU[idx[i]] += dY[i]   (every contender accumulates into dU;
@@ -26,6 +29,10 @@ Contenders
                                       predicts a call under --slow-limit
     numpy.bincount(idx, dY, n)       d = 1 only; returns a new float64 array
                                       instead of accumulating into dU
+  Every array starts on a 64-byte boundary, as PyTorch's allocator places
+  tensors (NumPy alone promises 16 bytes). Index distributions: uniform, Zipf
+  (s = 1.1, hottest destinations first), sorted (idx[i] = i * n // m) and a
+  permutation of every destination m / n times.
   For d = 1 the peers get 1-D views (n,) and (m,), their fastest layout
   (torch.embedding keeps (n, 1): it needs a 2-D weight). A contender that
   refuses an index type (e.g. scatter_add_ wants int64) is listed as
@@ -60,10 +67,16 @@ torch's index_add_, for both routemat variants; and the plan result equal to
 the plan-less one bit for bit, as the header promises (a mismatch there is
 reported, not raised).
 
+C++ baselines: when --suite-json names routemat_bench's JSON output (default
+out/bench.json, which scripts/bench.sh writes first), its plain-loop, Eigen
+and dense rows for the same workload join the table (column "C++ baseline")
+and the chart (hatched bars). They were timed in that other process, so they
+are shown, not used for the ratio.
+
 Usage
   /usr/bin/python3 bench/compare.py [--lib build/libroutemat.so]
       [--json out/compare.json] [--png out/compare.png] [--threads 1]
-      [--quick]
+      [--suite-json out/bench.json] [--quick]
 """
 
 import argparse
@@ -226,6 +239,7 @@ class Workload:
     index_types: List[str]
     zipf: float = 0.0
     fixed_idx: Optional[List[int]] = None
+    dist: str = "uniform"  # uniform | zipf | sorted | permutation
 
 
 def workloads(quick: bool) -> List[Workload]:
@@ -238,7 +252,12 @@ def workloads(quick: bool) -> List[Workload]:
         Workload("moe", "MoE d=1024", 8 << 10, 16 << 10, 1024, both),
         Workload("narrow", "narrow d=4", 1 << 20, 256 << 10, 4, both),
         Workload("tiny5x3", "5x3 sharing d=1", 3, 5, 1, both, fixed_idx=[0, 1, 2, 2, 2]),
-        Workload("graph_zipf", "graph zipf1.1 d=16", 100_000, 1_000_000, 16, both, zipf=1.1),
+        Workload("graph_zipf", "graph zipf1.1 d=16", 100_000, 1_000_000, 16, both, zipf=1.1,
+                 dist="zipf"),
+        Workload("graph_sorted", "graph sorted d=16", 100_000, 1_000_000, 16, both,
+                 dist="sorted"),
+        Workload("graph_perm", "graph permutation d=16", 100_000, 1_000_000, 16, both,
+                 dist="permutation"),
     ]
     if not quick:
         return full
@@ -252,23 +271,52 @@ def workloads(quick: bool) -> List[Workload]:
     return out
 
 
+def aligned_empty(shape, dtype, align: int = 64) -> np.ndarray:
+    """An uninitialized C-contiguous array whose data starts on a 64-byte
+    boundary, as PyTorch's CPU allocator places tensors (NumPy only promises
+    16 bytes, and a 64-byte row straddling two cache lines slows every peer)."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape, dtype=np.int64))
+    raw = np.empty(count * dtype.itemsize + align, dtype=np.uint8)
+    start = (-raw.ctypes.data) % align
+    return raw[start:start + count * dtype.itemsize].view(dtype).reshape(shape)
+
+
+def aligned_copy(a: np.ndarray) -> np.ndarray:
+    out = aligned_empty(a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
+def aligned_zeros(shape, dtype=np.float32) -> np.ndarray:
+    out = aligned_empty(shape, dtype)
+    out[...] = 0
+    return out
+
+
 def make_indices(w: Workload, dtype: str, seed: int) -> np.ndarray:
-    """Uniform in [0, n), or Zipf(s) with the hottest destinations first."""
+    """Uniform in [0, n); Zipf(s) with the hottest destinations first; sorted
+    (idx[i] = i * n // m); or a permutation of every destination m / n times."""
     if w.fixed_idx is not None:
-        return np.array(w.fixed_idx, dtype=dtype)
+        return aligned_copy(np.array(w.fixed_idx, dtype=dtype))
     rng = np.random.default_rng(seed)
-    if w.zipf > 0:
+    if w.dist == "zipf":
         weights = np.arange(1, w.n + 1, dtype=np.float64) ** -w.zipf
         cdf = np.cumsum(weights)
         cdf /= cdf[-1]
         idx = np.searchsorted(cdf, rng.random(w.m), side="right")
-        return np.minimum(idx, w.n - 1).astype(dtype)
-    return rng.integers(0, w.n, size=w.m, dtype=dtype)
+        return aligned_copy(np.minimum(idx, w.n - 1).astype(dtype))
+    if w.dist == "sorted":
+        return aligned_copy((np.arange(w.m, dtype=np.int64) * w.n // w.m).astype(dtype))
+    if w.dist == "permutation":
+        return aligned_copy(rng.permutation(np.arange(w.m, dtype=np.int64) % w.n).astype(dtype))
+    return aligned_copy(rng.integers(0, w.n, size=w.m, dtype=dtype))
 
 
 def random_values(shape, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    values = rng.random(shape, dtype=np.float32)
+    values = aligned_empty(shape, np.float32)
+    rng.random(shape, dtype=np.float32, out=values)
     values *= 2
     values -= 1
     return values
@@ -314,11 +362,15 @@ def gather_contenders(rm: Routemat, map_handle, U: np.ndarray, Y: np.ndarray,
     Up, Yp = peer_views(U, d), peer_views(Y, d)
     Ut, Yt, It = torch.from_numpy(Up), torch.from_numpy(Yp), torch.from_numpy(idx)
     Ut2 = torch.from_numpy(U)
+    # One-row bags: embedding_bag's sum is then the gather.
+    bag_offsets = torch.arange(idx.shape[0], dtype=It.dtype)
     return [
         Contender("routemat_gather", routemat_gather, routemat=True),
         Contender("torch.index_select(out=)", lambda: torch.index_select(Ut, 0, It, out=Yt)),
         Contender("torch.embedding", lambda: torch.embedding(Ut2, It)),
         Contender("torch U[idx]", lambda: Ut[It]),
+        Contender("torch.embedding_bag(sum)",
+                  lambda: torch.nn.functional.embedding_bag(It, Ut2, bag_offsets, mode="sum")),
         Contender("numpy.take(out=)", lambda: np.take(Up, idx, axis=0, out=Yp)),
         Contender("numpy.take(out=,clip)",
                   lambda: np.take(Up, idx, axis=0, out=Yp, mode="clip")),
@@ -453,8 +505,9 @@ def run_rounds(contenders: List[Contender], rounds: int):
 
 def measure_copy_ceiling(rounds: int) -> Dict[str, float]:
     count = COPY_CEILING_BYTES // 4
-    src = np.ones(count, dtype=np.float32)
-    dst = np.zeros(count, dtype=np.float32)
+    src = aligned_empty(count, np.float32)
+    src[...] = 1
+    dst = aligned_zeros(count)
     np.copyto(dst, src)
     samples = []
     for _ in range(rounds):
@@ -494,12 +547,12 @@ def run_job(rm: Routemat, w: Workload, op: str, index_type: str, args) -> Dict[s
     map_handle = rm.map_create(idx, w.n)
     plan_handle = None
     job = {"workload": w.key, "label": w.label, "op": op, "index_type": index_type,
-           "n": w.n, "m": w.m, "d": w.d, "zipf": w.zipf,
+           "n": w.n, "m": w.m, "d": w.d, "zipf": w.zipf, "dist": w.dist,
            "bytes": compulsory_bytes(op, w.m, w.d, idx.itemsize)}
     try:
         if op == "gather":
             U = random_values((w.n, w.d), seed + 1)
-            Y = np.zeros((w.m, w.d), dtype=np.float32)
+            Y = aligned_zeros((w.m, w.d))
             contenders = gather_contenders(rm, map_handle, U, Y, idx, w.d)
             job["checks"] = check_gather(contenders, U, idx, Y, w.d)
         else:
@@ -509,7 +562,7 @@ def run_job(rm: Routemat, w: Workload, op: str, index_type: str, args) -> Dict[s
             job["bytes_plan_csr"] = (job["bytes"] - w.m * idx.itemsize
                                      + (w.m - facts["dropped_rows"] + w.n + 1) * 4)
             dY = random_values((w.m, w.d), seed + 2)
-            dU = np.zeros((w.n, w.d), dtype=np.float32)
+            dU = aligned_zeros((w.n, w.d))
             contenders = scatter_contenders(rm, map_handle, plan_handle, dY, dU, idx,
                                             w.n, w.d)
             job["checks"] = check_scatter(contenders, dY, dU, idx, w.d)
@@ -539,7 +592,7 @@ def summarize_job(job: Dict[str, object]):
     """Names the fastest routemat variant and the fastest peer, and their ratio."""
     timed = {k: v for k, v in job["contenders"].items() if "median_s" in v}
     ours = {k: v for k, v in timed.items() if v["routemat"]}
-    peers = {k: v for k, v in timed.items() if not v["routemat"]}
+    peers = {k: v for k, v in timed.items() if not v["routemat"] and not v.get("suite")}
     best_ours = min(ours, key=lambda k: ours[k]["median_s"])
     job["best_routemat"] = best_ours
     job["best_peer"] = min(peers, key=lambda k: peers[k]["median_s"]) if peers else None
@@ -551,12 +604,71 @@ def summarize_job(job: Dict[str, object]):
 
 
 # ---------------------------------------------------------------------------
+# The C++ suite's baselines (routemat_bench --benchmark_out=out/bench.json)
+# ---------------------------------------------------------------------------
+
+SUITE_BASELINES = {
+    "plain_loop_gather": ("gather", "plain loop (C++)"),
+    "eigen_gather": ("gather", "Eigen SparseMatrix (C++)"),
+    "dense_gather": ("gather", "dense G U (C++)"),
+    "plain_loop_scatter_add": ("scatter-add", "plain loop (C++)"),
+    "eigen_scatter_add": ("scatter-add", "Eigen SparseMatrix (C++)"),
+    "dense_scatter_add": ("scatter-add", "dense G^T dY (C++)"),
+}
+
+
+def load_suite_baselines(path: str) -> Dict[tuple, Dict[str, Dict[str, float]]]:
+    """The plain-loop, Eigen and dense rows of a Google Benchmark JSON file,
+    keyed by (op, index type, d, n, m, distribution). Their GB/s count the
+    same compulsory bytes as this script (bench/bench_routes.cpp's header)."""
+    with open(path) as f:
+        data = json.load(f)
+    found: Dict[tuple, Dict[str, Dict[str, float]]] = {}
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+    for b in data.get("benchmarks", []):
+        parts = b.get("name", "").split("/")
+        if parts[0] not in SUITE_BASELINES or b.get("error_occurred"):
+            continue
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        op, label = SUITE_BASELINES[parts[0]]
+        fields = dict(p.split("=", 1) for p in parts if "=" in p)
+        dist = "uniform"
+        for p in parts:
+            if p in ("sorted", "permutation"):
+                dist = p
+            elif p.startswith("zipf="):
+                dist = "zipf"
+        if "bytes_per_second" not in b or not {"d", "n", "m"} <= fields.keys():
+            continue
+        index_type = {"i32": "int32", "i64": "int64"}.get(parts[2], parts[2])
+        key = (op, index_type, int(fields["d"]), int(fields["n"]), int(fields["m"]), dist)
+        found.setdefault(key, {})[label] = {
+            "gbps": b["bytes_per_second"] / 1e9,
+            "median_s": b["cpu_time"] * scale.get(b.get("time_unit", "ns"), 1e-9)}
+    return found
+
+
+def add_suite_baselines(job: Dict[str, object], baselines) -> None:
+    """Adds the suite's rows for this job's workload as contenders that are
+    shown (table column, chart) but not used for the ratio: they were timed
+    in another process, not alternated with the rest."""
+    key = (job["op"], job["index_type"], job["d"], job["n"], job["m"], job["dist"])
+    best = None
+    for label, entry in baselines.get(key, {}).items():
+        job["contenders"][label] = {"status": "ok", "routemat": False, "suite": True, **entry}
+        if best is None or entry["gbps"] > job["contenders"][best]["gbps"]:
+            best = label
+    job["best_suite_baseline"] = best
+
+
+# ---------------------------------------------------------------------------
 # Output: table, JSON, chart
 # ---------------------------------------------------------------------------
 
 def format_table(jobs: List[Dict[str, object]], ceiling_gbps: float) -> str:
     header = ["workload", "op", "idx", "routemat GB/s", "routemat variant", "time/call",
-              "best peer GB/s", "best peer", "ratio", "of copy", "target"]
+              "best peer GB/s", "best peer", "ratio", "of copy", "target", "C++ baseline GB/s"]
     lines = []
     for job in jobs:
         ours = job["contenders"][job["best_routemat"]]
@@ -569,6 +681,7 @@ def format_table(jobs: List[Dict[str, object]], ceiling_gbps: float) -> str:
             f"{job['ratio']:.2f}x" if peer else "-",
             f"{ours['gbps'] / ceiling_gbps:.0%}",
             f"< {job['target_ratio']:g}x" if job["below_target"] else "ok",
+            suite_cell(job),
         ])
     numeric = {3, 5, 6, 8, 9}
     widths = [max(len(str(row[i])) for row in [header] + lines) for i in range(len(header))]
@@ -580,6 +693,13 @@ def format_table(jobs: List[Dict[str, object]], ceiling_gbps: float) -> str:
     out = [render(header), render(["-" * w for w in widths])]
     out += [render(row) for row in lines]
     return "\n".join(out)
+
+
+def suite_cell(job: Dict[str, object]) -> str:
+    best = job.get("best_suite_baseline")
+    if not best:
+        return "-"
+    return f"{job['contenders'][best]['gbps']:.2f} {best.replace(' (C++)', '')}"
 
 
 def print_untimed(jobs: List[Dict[str, object]]):
@@ -664,7 +784,9 @@ def plot_png(path: str, machine, ceiling_gbps: float, jobs):
                     xs.append(g - 0.4 + width * (k + 0.5))
                     ys.append(entry["gbps"])
             ax.bar(xs, ys, width, label=name, color=cmap(k % 10),
-                   edgecolor="black" if name.startswith("routemat") else "none",
+                   edgecolor=("black" if name.startswith("routemat") else
+                              "dimgray" if name.endswith("(C++)") else "none"),
+                   hatch="//" if name.endswith("(C++)") else None,
                    linewidth=0.8)
         ax.axhline(ceiling_gbps, color="red", linestyle="--", linewidth=1.2,
                    label=f"copy ceiling {ceiling_gbps:.1f} GB/s")
@@ -695,6 +817,9 @@ def parse_args(argv=None):
     p.add_argument("--lib", default=os.path.join(REPO, "build", "libroutemat.so"))
     p.add_argument("--json", default=os.path.join(REPO, "out", "compare.json"))
     p.add_argument("--png", default=None)
+    p.add_argument("--suite-json", default=os.path.join(REPO, "out", "bench.json"),
+                   help="routemat_bench's JSON output; its plain-loop, Eigen and dense rows "
+                        "join the table and chart when the file exists")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="a subset that runs in under a minute")
     p.add_argument("--rounds", type=int, default=None, help="default 7, 5 with --quick")
@@ -724,17 +849,28 @@ def main(argv=None) -> int:
     ceiling = measure_copy_ceiling(args.rounds)
     ctypes_floor = measure_ctypes_floor(rm, args.rounds)
 
+    baselines = {}
+    if args.suite_json and os.path.exists(args.suite_json):
+        baselines = load_suite_baselines(args.suite_json)
+        print(f"[suite] {sum(map(len, baselines.values()))} C++ baseline rows from "
+              f"{args.suite_json}", file=sys.stderr)
+
     plan = [(w, op, it) for w in workloads(args.quick) for it in w.index_types
             for op in ("gather", "scatter-add")]
     jobs = []
     for k, (w, op, index_type) in enumerate(plan, 1):
         print(f"[{k}/{len(plan)}] {w.label} {op} {index_type} ...", file=sys.stderr, flush=True)
         jobs.append(run_job(rm, w, op, index_type, args))
+        add_suite_baselines(jobs[-1], baselines)
 
     print(f"copy ceiling (numpy.copyto 512 MiB): {ceiling['gbps']:.2f} GB/s; "
           f"{args.threads} thread(s); routemat isa {machine['routemat_isa']}; "
           f"ctypes call floor {format_seconds(ctypes_floor)}")
-    print("GB/s = compulsory bytes / median time; ratio = best peer time / routemat time")
+    print("GB/s = compulsory bytes / median time; ratio = best peer time / routemat time "
+          "(peers: PyTorch and NumPy, alternated in this process)")
+    if baselines:
+        print(f"C++ baseline: the fastest plain loop, Eigen or dense row of {args.suite_json} "
+              "(timed by routemat_bench, 1 thread, not alternated)")
     print(format_table(jobs, ceiling["gbps"]))
     below = [j for j in jobs if j["below_target"]]
     print()
@@ -754,7 +890,7 @@ def main(argv=None) -> int:
     print_untimed(jobs)
 
     config = {k: getattr(args, k) for k in ("lib", "threads", "quick", "rounds",
-                                            "min_sample", "slow_limit")}
+                                            "min_sample", "slow_limit", "suite_json")}
     write_json(args.json, machine, config, ceiling, ctypes_floor, jobs)
     print(f"wrote {args.json}", file=sys.stderr)
     if args.png:

@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that routemat's build, tests and benchmarks
 # need, if any is missing. Runs apt-get as root (through sudo when not root).
+#   --bench   also the comparison's Python side: python3-torch, python3-numpy
+#             and python3-matplotlib (used by /usr/bin/python3)
 set -euo pipefail
 
 packages=(cmake g++ make libxsimd-dev doctest-dev libbenchmark-dev libeigen3-dev pkg-config)
+for arg in "$@"; do
+  case "$arg" in
+    --bench) packages+=(python3 python3-torch python3-numpy python3-matplotlib) ;;
+    *)
+      echo "install-deps.sh: unknown option '$arg' (known: --bench)" >&2
+      exit 2
+      ;;
+  esac
+done
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "install-deps.sh: not a Debian system (no dpkg-query); make sure these are installed:" \
