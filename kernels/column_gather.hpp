@@ -51,32 +51,41 @@ inline __mmask16 live_lanes(lane_offsets off) noexcept {
   if constexpr (Drops) return _mm512_cmpgt_epi32_mask(off, _mm512_set1_epi32(-1));
   return 0xFFFF;
 }
-// Stream: out is aligned to 64 bytes, store non-temporally.
-template <bool Drops, bool Stream>
-inline void gather16(const float* src, lane_offsets off, float* out) noexcept {
-  const __m512 v =
-      _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live_lanes<Drops>(off), off, src, 4);
-  if constexpr (Stream) {
+inline void store_lanes(float* out, __m512 v, bool stream) noexcept {
+  if (stream) {
     _mm512_stream_ps(out, v);
   } else {
     _mm512_storeu_ps(out, v);
   }
 }
-template <bool Drops, bool Stream>
-inline void gather16(const double* src, lane_offsets off, double* out) noexcept {
-  const __mmask16 live = live_lanes<Drops>(off);
-  const __m512d zero = _mm512_setzero_pd();
-  const __m512d lo = _mm512_mask_i32gather_pd(zero, static_cast<__mmask8>(live),
-                                              _mm512_castsi512_si256(off), src, 8);
-  const __m512d hi = _mm512_mask_i32gather_pd(zero, static_cast<__mmask8>(live >> 8),
-                                              _mm512_extracti64x4_epi64(off, 1), src, 8);
-  if constexpr (Stream) {
-    _mm512_stream_pd(out, lo);
-    _mm512_stream_pd(out + 8, hi);
+inline void store_lanes(double* out, __m512d v, bool stream) noexcept {
+  if (stream) {
+    _mm512_stream_pd(out, v);
   } else {
-    _mm512_storeu_pd(out, lo);
-    _mm512_storeu_pd(out + 8, hi);
+    _mm512_storeu_pd(out, v);
   }
+}
+// U steps: all U gathers first, then their stores (measured faster than
+// alternating them). Stream: out is aligned to 64 bytes, store non-temporally.
+template <bool Drops, bool Stream, int U>
+inline void gather16(const float* src, const lane_offsets* off, float* out) noexcept {
+  __m512 v[U];
+  for (int u = 0; u < U; ++u)
+    v[u] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live_lanes<Drops>(off[u]), off[u], src, 4);
+  for (int u = 0; u < U; ++u) store_lanes(out + 16 * u, v[u], Stream);
+}
+template <bool Drops, bool Stream, int U>
+inline void gather16(const double* src, const lane_offsets* off, double* out) noexcept {
+  const __m512d zero = _mm512_setzero_pd();
+  __m512d v[2 * U];
+  for (int u = 0; u < U; ++u) {
+    const __mmask16 live = live_lanes<Drops>(off[u]);
+    v[2 * u] = _mm512_mask_i32gather_pd(zero, static_cast<__mmask8>(live),
+                                        _mm512_castsi512_si256(off[u]), src, 8);
+    v[2 * u + 1] = _mm512_mask_i32gather_pd(zero, static_cast<__mmask8>(live >> 8),
+                                            _mm512_extracti64x4_epi64(off[u], 1), src, 8);
+  }
+  for (int u = 0; u < 2 * U; ++u) store_lanes(out + 8 * u, v[u], Stream);
 }
 constexpr std::int64_t column_step_bytes = 64;
 #define ROUTEMAT_GATHER_STEP gather16
@@ -106,34 +115,46 @@ inline __m256i live_lanes(lane_offsets off) noexcept {
   if constexpr (Drops) return _mm256_cmpgt_epi32(off, _mm256_set1_epi32(-1));
   return _mm256_set1_epi32(-1);
 }
-// Stream: out is aligned to 32 bytes, store non-temporally.
-template <bool Drops, bool Stream>
-inline void gather8(const float* src, lane_offsets off, float* out) noexcept {
-  const __m256 live = _mm256_castsi256_ps(live_lanes<Drops>(off));
-  const __m256 v = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), src, off, live, 4);
-  if constexpr (Stream) {
+inline void store_lanes(float* out, __m256 v, bool stream) noexcept {
+  if (stream) {
     _mm256_stream_ps(out, v);
   } else {
     _mm256_storeu_ps(out, v);
   }
 }
-template <bool Drops, bool Stream>
-inline void gather8(const double* src, lane_offsets off, double* out) noexcept {
-  const __m256i live = live_lanes<Drops>(off);
-  const __m256d live_lo = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(live)));
-  const __m256d live_hi =
-      _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(live, 1)));
-  const __m256d zero = _mm256_setzero_pd();
-  const __m256d lo = _mm256_mask_i32gather_pd(zero, src, _mm256_castsi256_si128(off), live_lo, 8);
-  const __m256d hi =
-      _mm256_mask_i32gather_pd(zero, src, _mm256_extracti128_si256(off, 1), live_hi, 8);
-  if constexpr (Stream) {
-    _mm256_stream_pd(out, lo);
-    _mm256_stream_pd(out + 4, hi);
+inline void store_lanes(double* out, __m256d v, bool stream) noexcept {
+  if (stream) {
+    _mm256_stream_pd(out, v);
   } else {
-    _mm256_storeu_pd(out, lo);
-    _mm256_storeu_pd(out + 4, hi);
+    _mm256_storeu_pd(out, v);
   }
+}
+// U steps: all U gathers first, then their stores (measured faster than
+// alternating them). Stream: out is aligned to 32 bytes, store non-temporally.
+template <bool Drops, bool Stream, int U>
+inline void gather8(const float* src, const lane_offsets* off, float* out) noexcept {
+  __m256 v[U];
+  for (int u = 0; u < U; ++u) {
+    const __m256 live = _mm256_castsi256_ps(live_lanes<Drops>(off[u]));
+    v[u] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), src, off[u], live, 4);
+  }
+  for (int u = 0; u < U; ++u) store_lanes(out + 8 * u, v[u], Stream);
+}
+template <bool Drops, bool Stream, int U>
+inline void gather8(const double* src, const lane_offsets* off, double* out) noexcept {
+  const __m256d zero = _mm256_setzero_pd();
+  __m256d v[2 * U];
+  for (int u = 0; u < U; ++u) {
+    const __m256i live = live_lanes<Drops>(off[u]);
+    const __m256d live_lo =
+        _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(live)));
+    const __m256d live_hi =
+        _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(live, 1)));
+    v[2 * u] = _mm256_mask_i32gather_pd(zero, src, _mm256_castsi256_si128(off[u]), live_lo, 8);
+    v[2 * u + 1] =
+        _mm256_mask_i32gather_pd(zero, src, _mm256_extracti128_si256(off[u], 1), live_hi, 8);
+  }
+  for (int u = 0; u < 2 * U; ++u) store_lanes(out + 4 * u, v[u], Stream);
 }
 constexpr std::int64_t column_step_bytes = 32;
 #define ROUTEMAT_GATHER_STEP gather8
@@ -146,14 +167,27 @@ inline std::int64_t gather_column_steps(const route_args& a, std::int64_t i) noe
   const T* src = static_cast<const T*>(a.src);
   T* dst = static_cast<T*>(a.dst);
   const auto stride = static_cast<std::int32_t>(a.src_stride);
+  auto offsets_at = [&](std::int64_t row) {
+    const lane_offsets off = load_offsets(idx + row);
+    return stride == 1 ? off : scale_offsets(off, stride);
+  };
+  // 4 gathers in flight: 3-12% faster than 1 on a DRAM-sized source (n = 1M,
+  // avx512), no change from L2.
+  constexpr int unroll = 4;
+  lane_offsets off[unroll];
+  if (Stream || a.dst_stride == 1) {
+    for (; i + unroll * column_lanes <= a.end; i += unroll * column_lanes) {
+      for (int u = 0; u < unroll; ++u) off[u] = offsets_at(i + u * column_lanes);
+      ROUTEMAT_GATHER_STEP<Drops, Stream, unroll>(src, off, dst + i);
+    }
+  }
   alignas(64) T lanes[column_lanes];
   for (; i + column_lanes <= a.end; i += column_lanes) {
-    lane_offsets off = load_offsets(idx + i);
-    if (stride != 1) off = scale_offsets(off, stride);
+    off[0] = offsets_at(i);
     if (Stream || a.dst_stride == 1) {
-      ROUTEMAT_GATHER_STEP<Drops, Stream>(src, off, dst + i);
+      ROUTEMAT_GATHER_STEP<Drops, Stream, 1>(src, off, dst + i);
     } else {
-      ROUTEMAT_GATHER_STEP<Drops, false>(src, off, lanes);
+      ROUTEMAT_GATHER_STEP<Drops, false, 1>(src, off, lanes);
       for (std::int64_t l = 0; l < column_lanes; ++l) dst[(i + l) * a.dst_stride] = lanes[l];
     }
   }
