@@ -1,33 +1,91 @@
 // routemat_bench: Google Benchmark suite of the routing kernels.
 //
-// For each ISA it runs (only the best one by default; every supported one with
-// --routemat_isa=all), gather, scatter_add and plan_scatter_add over a few
-// shapes of G (m x n, rows of width d), named e.g.
-// gather/f32/i32/d=64/n=1048576/m=65536/avx2. Each benchmark selects its ISA
-// with routemat::select_isa before timing. The benchmarks:
+// Names are op/f32/i32/d=D/n=N/m=M[/zipf=1.1|/sorted|/permutation][/isa][/threads=T]
+// (Google Benchmark appends /real_time to the /threads= ones, see Threads),
+// e.g. gather/f32/i32/d=64/n=1048576/m=65536/avx512 or
+// eigen_scatter_add/f32/i64/d=16/n=100000/m=1000000; plan_build, seed_5x3
+// and copy_ceiling are named as listed under "Also". routemat's own
+// benchmarks carry the ISA they ran on (each selects it with
+// routemat::select_isa before timing: only the best one this CPU runs by
+// default, every one of the build it runs with --routemat_isa=all); the
+// baselines carry none.
+//
+// Workloads (G is m x n, rows of d f32 values; the first six are bench/compare.py's):
+//   vec_dram   d=1    n=1048576 m=4194304  a column, source far bigger than the caches
+//   vec_cache  d=1    n=65536   m=4194304  a column, source in L2
+//   embedding  d=64   n=1048576 m=65536    wide rows from a 256 MiB table
+//   graph      d=16   n=100000  m=1000000  message passing, 6.4 MB source
+//   moe        d=1024 n=8192    m=16384    token dispatch, 4 KiB rows
+//   narrow     d=4    n=1048576 m=262144   rows narrower than one SIMD register
+//   dense_fit  d=64   n=2048    m=8192     small enough for the dense baseline
+// Every workload, with uniform indices, i32 and i64, gets
 //   gather            routemat::gather(map, U, Y)
 //   scatter_add       routemat::scatter_add(map, dY, dU): the push kernel
 //   plan_scatter_add  routemat::scatter_add(plan, dY, dU, write::accumulate):
 //                     the plan's deterministic pull (plan built before timing)
-//   plan_scatter_add_overwrite  the same with write::overwrite (dU = G^T dY)
+// each at 1 thread and at all threads, and, at 1 thread, the baselines
+//   plain_loop_gather       `for i: for k < d: Y[i*d+k] = U[idx[i]*d+k]`
+//   plain_loop_scatter_add  `for i: for k < d: dU[idx[i]*d+k] += dY[i*d+k]`
+//                     written out in this file (templated on the index type,
+//                     d a runtime value), scalar C++ at the benchmark's own
+//                     flags: what a caller writes without routemat
+//   eigen_gather, eigen_scatter_add  Eigen's SparseMatrix (row-major, the
+//                     index type as its StorageIndex, built outside the
+//                     timing): Y = G U and dU += G^T dY on dense row-major blocks
+//   dense_gather, dense_scatter_add  G as a dense row-major m x n float
+//                     matrix (Eigen, built outside the timing): Y = G U and
+//                     dU += G^T dY as GEMMs. Registered only where it fits:
+//                     the dense G takes at most 256 MiB (m * n * 4 bytes) and
+//                     a product at most 2e10 flops (2 * m * n * d). Of the
+//                     shapes here that admits dense_fit and the seed below.
+// Index distributions other than uniform, for vec_dram and graph, the three
+// routemat benchmarks, i32 and i64, 1 thread (graph /zipf=1.1 also at all
+// threads):
+//   /zipf=1.1      P(idx = j) proportional to (j + 1)^-1.1, so the hottest
+//                  destinations are the first ones, as in a frequency-sorted
+//                  vocabulary (for n = 1M row 0 gets about 12% of the rows
+//                  and the first half of the destinations about 98%: the hard
+//                  case for splitting destinations into equal ranges)
+//   /sorted        non-decreasing, idx[i] = i * n / m
+//   /permutation   every destination m / n times (idx[i] = i % n), shuffled
+// Also:
+//   plan_scatter_add_overwrite  graph, i32 and i64, 1 thread: the same with
+//                     write::overwrite (dU = G^T dY)
 //   plan_build        constructing a routemat::plan from a map (once, not per
 //                     ISA: it has no SIMD kernel), e.g.
-//                     plan_build/i32/n=1048576/m=4194304; destroying the plan
-//                     is not timed, allocating and faulting in its memory is
-//   plain_loop_scatter_add  `for i: dU[idx[i]] += dY[i]` (d = 1) written out
-//                     in this file, scalar C++ at the benchmark's own flags:
-//                     what a caller would write without routemat
+//                     plan_build/i32/n=1048576/m=4194304, for vec_dram and
+//                     graph with every distribution, i32 and i64, 1 thread,
+//                     uniform also at all threads; destroying the plan is not
+//                     timed, allocating and faulting in its memory is
+//   graph_l2          d=16 n=8192 m=65536 (dU in L2), i32, the three routemat
+//                     benchmarks at 1 thread and at all threads
+//   graph in f64      gather/f64/i32/d=16/n=100000/m=1000000 and the two
+//                     scatters, 1 thread
+//   seed              the README's 5 x 3 weight-sharing matrix as a workload
+//                     (d=1 n=3 m=5, idx = 0 1 2 2 2), i32 and i64, 1 thread:
+//                     the three routemat benchmarks and every baseline,
+//                     times in ns
+//   seed_5x3/gather+scatter_add/f32/i32/d=1  per-call overhead on that matrix:
+//                     a forward gather and a backward scatter-add per
+//                     iteration, through the C++ API with all its checks;
+//                     items_per_second counts calls
+//   copy_ceiling/memcpy/512MiB  the DRAM copy bandwidth of this machine
+//                     (bytes = read + write = 2 * 512 MiB per iteration), the
+//                     ceiling of the shapes whose data does not fit in the
+//                     caches; shapes that do fit (e.g. moe) can exceed it
 //
 // Threads. A name without a /threads= suffix runs with the library pinned to
 // one thread (routemat::set_num_threads(1)) and reports rates per CPU second
 // (Google Benchmark's default), so time the process spends preempted on a
-// busy machine does not count against the kernels. A name with
-// /threads=N runs with N threads and reports rates per wall-clock second
-// (UseRealTime, so Google Benchmark appends /real_time to the name): the CPU
-// time of the calling thread would leave out the library's workers. Compare
-// /threads=1 with /threads=2 of the same name, not with the unsuffixed name.
-// Each benchmark sets its thread count and makes one untimed call (which
-// starts the workers) before its timing loop.
+// busy machine does not count against the kernels. A name with /threads=N
+// runs with N = std::thread::hardware_concurrency() threads and reports rates
+// per wall-clock second (UseRealTime, so Google Benchmark appends /real_time
+// to the name): the CPU time of the calling thread would leave out the
+// library's workers. On an idle machine the two clocks agree for one thread,
+// so the unsuffixed name is the one-thread side of a scaling comparison; on a
+// busy one the /threads=N figure also pays for preemption. Each benchmark sets
+// its thread count and makes one untimed call (which starts the workers)
+// before its timing loop. The baselines run on the calling thread only.
 //
 // bytes_per_second counts the compulsory traffic of one call, in useful bytes
 // (a random d = 1 gather really moves a whole cache line per row it reads):
@@ -38,7 +96,10 @@
 //              + m * d * sizeof(T)  the rows read from dY
 //              + 2 * m * d * sizeof(T)  the read-modify-write of dU, counted as
 //                                       one read and one write per routed row
-//   plain_loop_scatter_add  as scatter_add
+//   plain_loop_*, eigen_*, dense_*  as gather and scatter_add: the same count
+//                for every contender of a workload, so ratios of rates are
+//                ratios of times (the dense products really read m * n * 4
+//                bytes of G and do 2 * m * n * d flops)
 //   plan_scatter_add (both modes)  as scatter_add, except that the pull reads
 //                the plan's CSR instead of the indices: the term m * sizeof(I)
 //                becomes (m - dropped) * c + (n + 1) * c, the sources and the
@@ -49,23 +110,34 @@
 //                once, and the overwrite mode does not read dU at all.
 //   plan_build   no bytes
 // items_per_second counts rows routed (m per call; for plan_build, m per plan).
-// copy_ceiling/memcpy/512MiB is the DRAM copy bandwidth of this machine
-// (bytes = read + write = 2 * 512 MiB per iteration), the ceiling of the
-// shapes whose data does not fit in the caches; shapes that do fit (e.g.
-// d=1024, n=8192) can exceed it.
 //
-// Inputs are built once per shape (lazily, on the first benchmark that needs
-// them) and shared by every ISA and thread count. Values are uniform in
-// [-1, 1], indices uniform in [0, n), or, for a shape named .../zipf=S,
-// Zipf-distributed: P(idx = j) proportional to (j + 1)^-S, so the hottest
-// destinations are the first ones, as in a frequency-sorted vocabulary (for
-// S = 1.1 and n = 1M, row 0 gets about 12% of the rows and the first half of
-// the destinations about 98%: the hard case for splitting destinations into
-// equal ranges). The scatter benchmarks zero dU once per run and then
-// accumulate into it across iterations, as the kernel does; after timing they
-// check a few rows of one call into a zeroed dU, bit for bit, against G^T dY
-// summed in row order.
+// Inputs. Values are uniform in [-1, 1); indices are drawn from a generator
+// seeded by the shape only, so i32 and i64 get the same indices. The inputs
+// of one (value type, index type, shape, distribution) are built on the first
+// benchmark that needs them and shared by every ISA, thread count and
+// baseline of it; registrations are grouped by it, and the run frees them
+// (and the plan, the Eigen matrices) when it moves on to the next one, so at
+// most one workload's buffers are alive. The scatter benchmarks zero dU once
+// per run and then accumulate into it across iterations, as the kernel does.
+// After timing, every benchmark checks itself: a gather (routemat's or a
+// baseline) recomputes Y over a poisoned Y and compares every (m / 61 + 1)-th
+// row bit for bit with the row of U it names; a scatter recomputes one call
+// into a zeroed dU and compares the destinations of those rows, bit for bit,
+// with G^T dY summed in row order (dense_scatter_add within
+// 1e-5 * (1 + |reference|): a GEMM sums in blocks). A mismatch skips the
+// benchmark with an error naming the row.
+//
+// Progress. Before a benchmark starts, "[k/N] name" goes to stderr (stdout
+// stays Google Benchmark's table), once however often Google Benchmark calls
+// it; N counts the benchmarks --benchmark_filter selects, matched as Google
+// Benchmark does (std::regex, extended syntax, searched in the full name; a
+// leading '-' negates).
+//
+// Run time. The default --benchmark_min_time here is 0.2 s per benchmark; a
+// default run (best ISA, 237 benchmarks) took 1 min 55 s on a shared 2-vCPU
+// Xeon; --routemat_isa=all registers 666.
 #include <benchmark/benchmark.h>
+#include <Eigen/Core>
 #include <Eigen/SparseCore>
 
 #include <algorithm>
@@ -73,12 +145,17 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <map>
+#include <functional>
+#include <initializer_list>
 #include <memory>
 #include <new>
 #include <optional>
+#include <regex>
 #include <string>
+#include <thread>
 #include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "routemat/routemat.hpp"
@@ -89,6 +166,8 @@ namespace {
 // rather than with MinTime() so that names carry no /min_time: suffix and the
 // command line can still override it.
 char kDefaultMinTime[] = "--benchmark_min_time=0.2";
+
+constexpr double kZipf = 1.1;
 
 // splitmix64: fast, deterministic, good enough for benchmark inputs.
 class rng {
@@ -170,10 +249,24 @@ struct aligned64 {
 template <class T>
 using buffer = std::vector<T, aligned64<T>>;
 
+// How the indices are drawn. seed: idx[i] = min(i, n - 1), the README's
+// weight-sharing matrix for n = 3, m = 5 (no name suffix: it is one shape).
+enum class dist { uniform, zipf, sorted, permutation, seed };
+
 struct shape {
   std::int64_t d, n, m;
-  double zipf = 0;  // 0: uniform indices; s > 0: Zipf(s) indices
+  dist kind = dist::uniform;
 };
+
+// The name suffix of a distribution ("" for uniform and seed).
+const char* dist_suffix(dist kind) {
+  switch (kind) {
+    case dist::zipf: return "/zipf=1.1";
+    case dist::sorted: return "/sorted";
+    case dist::permutation: return "/permutation";
+    default: return "";
+  }
+}
 
 template <class T>
 const char* value_name() {
@@ -184,16 +277,72 @@ const char* index_name() {
   return sizeof(I) == 4 ? "i32" : "i64";
 }
 
-// The inputs and outputs of one (T, I, shape), built on first use.
+// ---------------------------------------------------------------------------
+// One group's objects: the inputs of one (value type, index type, shape,
+// distribution) and what is built from them (plan, Eigen matrices). A
+// benchmark asks for them with group_object; asking for another group frees
+// every object of the previous one first, so registrations are grouped.
+
+using group_key =
+    std::tuple<std::size_t, std::size_t, std::int64_t, std::int64_t, std::int64_t, int>;
+
+std::vector<void (*)()>& group_resets() {
+  static std::vector<void (*)()> resets;
+  return resets;
+}
+
+void release_group() {
+  for (void (*reset)() : group_resets()) reset();
+}
+
+// Makes key the current group, freeing the previous one's objects.
+void enter_group(const group_key& key) {
+  static std::optional<group_key> current;
+  if (current == key) return;
+  release_group();
+  current = key;
+}
+
+template <class T, class I>
+group_key key_of(const shape& s) {
+  return {sizeof(T), sizeof(I), s.d, s.n, s.m, static_cast<int>(s.kind)};
+}
+
+// The V of the group `key`, built from args on first use.
+template <class V, class... Args>
+V& group_object(const group_key& key, const Args&... args) {
+  static std::unique_ptr<V> slot;
+  static const bool registered = (group_resets().push_back([] { slot.reset(); }), true);
+  (void)registered;
+  enter_group(key);
+  if (!slot) slot = std::make_unique<V>(args...);
+  return *slot;
+}
+
+// The inputs and outputs of one group.
 template <class T, class I>
 struct inputs {
   explicit inputs(const shape& s) : sh(s), idx(static_cast<std::size_t>(s.m)) {
     rng r(0x5EED0000u + static_cast<std::uint64_t>(s.d * 31 + s.n * 7 + s.m));
-    if (s.zipf > 0) {
-      const zipf_sampler draw(s.n, s.zipf);
-      for (I& j : idx) j = static_cast<I>(draw(r));
-    } else {
-      for (I& j : idx) j = static_cast<I>(r.below(s.n));
+    switch (s.kind) {
+      case dist::uniform:
+        for (I& j : idx) j = static_cast<I>(r.below(s.n));
+        break;
+      case dist::zipf: {
+        const zipf_sampler draw(s.n, kZipf);
+        for (I& j : idx) j = static_cast<I>(draw(r));
+        break;
+      }
+      case dist::sorted:
+        for (std::int64_t i = 0; i < s.m; ++i) idx[i] = static_cast<I>(i * s.n / s.m);
+        break;
+      case dist::permutation:
+        for (std::int64_t i = 0; i < s.m; ++i) idx[i] = static_cast<I>(i % s.n);
+        for (std::int64_t i = s.m - 1; i > 0; --i) std::swap(idx[i], idx[r.below(i + 1)]);
+        break;
+      case dist::seed:
+        for (std::int64_t i = 0; i < s.m; ++i) idx[i] = static_cast<I>(std::min(i, s.n - 1));
+        break;
     }
     g = std::make_unique<routemat::map>(s.m, s.n, idx.data());
   }
@@ -252,12 +401,7 @@ struct inputs {
 
 template <class T, class I>
 inputs<T, I>& inputs_for(const shape& s) {
-  static std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, double>,
-                  std::unique_ptr<inputs<T, I>>>
-      cache;
-  auto& slot = cache[{s.d, s.n, s.m, s.zipf}];
-  if (!slot) slot = std::make_unique<inputs<T, I>>(s);
-  return *slot;
+  return group_object<inputs<T, I>>(key_of<T, I>(s), s);
 }
 
 void report(benchmark::State& state, const shape& s, std::int64_t bytes_per_call) {
@@ -266,21 +410,60 @@ void report(benchmark::State& state, const shape& s, std::int64_t bytes_per_call
 }
 
 template <class T, class I>
+std::int64_t gather_bytes(const shape& s) {
+  return s.m * static_cast<std::int64_t>(sizeof(I)) +
+         2 * s.m * s.d * static_cast<std::int64_t>(sizeof(T));
+}
+
+template <class T, class I>
 std::int64_t scatter_bytes(const shape& s) {
   return s.m * static_cast<std::int64_t>(sizeof(I)) +
          3 * s.m * s.d * static_cast<std::int64_t>(sizeof(T));
 }
 
-// Runs call() once into a zeroed dU and compares the reference rows bit for
-// bit; on a mismatch, skips the benchmark with an error naming the row.
+// Runs call() once over a poisoned Y and compares every (m / 61 + 1)-th row
+// bit for bit with the row of U it names; on a mismatch, skips the benchmark
+// with an error naming the row. A fast wrong kernel is not a result.
 template <class T, class I, class Call>
-bool scatter_is_right(benchmark::State& state, inputs<T, I>& in, const char* op, Call call) {
+bool gather_is_right(benchmark::State& state, inputs<T, I>& in, const char* op, Call call) {
+  std::fill(in.y.begin(), in.y.end(), T(-7));
+  call();
+  const std::int64_t d = in.sh.d;
+  for (std::int64_t i = 0; i < in.sh.m; i += in.sh.m / 61 + 1) {
+    const T* want = in.u.data() + static_cast<std::int64_t>(in.idx[i]) * d;
+    if (std::memcmp(in.y.data() + i * d, want, sizeof(T) * d) != 0) {
+      state.SkipWithError((std::string(op) + " wrote a wrong row " + std::to_string(i)).c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+// Runs call() once into a zeroed dU and compares the reference rows, bit for
+// bit (tolerance 0) or within tolerance * (1 + |reference|); on a mismatch,
+// skips the benchmark with an error naming the row.
+template <class T, class I, class Call>
+bool scatter_is_right(benchmark::State& state, inputs<T, I>& in, const char* op, Call call,
+                      double tolerance = 0) {
   in.need_reference();
   std::fill(in.du.begin(), in.du.end(), T(0));
   call();
   const std::int64_t d = in.sh.d;
   for (std::size_t k = 0; k < in.ref_cols.size(); ++k) {
-    if (std::memcmp(in.du.data() + in.ref_cols[k] * d, in.ref.data() + k * d, sizeof(T) * d) != 0) {
+    const T* got = in.du.data() + in.ref_cols[k] * d;
+    const T* want = in.ref.data() + k * d;
+    bool same = std::memcmp(got, want, sizeof(T) * d) == 0;
+    if (!same && tolerance > 0) {
+      same = true;
+      for (std::int64_t c = 0; c < d; ++c) {
+        const double w = static_cast<double>(want[c]);
+        if (!(std::abs(static_cast<double>(got[c]) - w) <= tolerance * (1 + std::abs(w)))) {
+          same = false;
+          break;
+        }
+      }
+    }
+    if (!same) {
       state.SkipWithError(
           (std::string(op) + " wrote a wrong row " + std::to_string(in.ref_cols[k])).c_str());
       return false;
@@ -288,6 +471,9 @@ bool scatter_is_right(benchmark::State& state, inputs<T, I>& in, const char* op,
   }
   return true;
 }
+
+// ---------------------------------------------------------------------------
+// routemat's kernels.
 
 template <class T, class I>
 void bm_gather(benchmark::State& state, int threads, routemat::isa target, shape s) {
@@ -298,23 +484,15 @@ void bm_gather(benchmark::State& state, int threads, routemat::isa target, shape
     in.need_gather();
     const routemat::rows_view<const T> src(in.u.data(), s.n, s.d);
     const routemat::rows_view<T> dst(in.y.data(), s.m, s.d);
-    routemat::gather(*in.g, src, dst);
+    auto call = [&] { routemat::gather(*in.g, src, dst); };
+    call();
     for (auto _ : state) {
-      routemat::gather(*in.g, src, dst);
+      call();
       benchmark::DoNotOptimize(in.y.data());
       benchmark::ClobberMemory();
     }
-    // Spot-check a few rows: a fast wrong kernel is not a result.
-    for (std::int64_t i = 0; i < s.m; i += s.m / 61 + 1) {
-      const T* want = in.u.data() + static_cast<std::int64_t>(in.idx[i]) * s.d;
-      if (std::memcmp(in.y.data() + i * s.d, want, sizeof(T) * s.d) != 0) {
-        state.SkipWithError(("gather wrote a wrong row " + std::to_string(i)).c_str());
-        return;
-      }
-    }
-    report(state, s,
-           s.m * static_cast<std::int64_t>(sizeof(I)) +
-               2 * s.m * s.d * static_cast<std::int64_t>(sizeof(T)));
+    if (!gather_is_right(state, in, "gather", call)) return;
+    report(state, s, gather_bytes<T, I>(s));
   } catch (const routemat::error& e) {
     state.SkipWithError(e.what());
   }
@@ -396,72 +574,48 @@ void bm_plan_build(benchmark::State& state, int threads, shape s) {
   }
 }
 
-// Eigen's SparseMatrix, what a C++ user would otherwise reach for: G as a
-// row-major m x n sparse matrix (built once, outside the timing), then
-// Y = G U (gather) or dU += G^T dY (scatter-add) on dense row-major blocks.
-// Same byte accounting as routemat's gather and scatter-add.
-template <class I>
-struct eigen_routing {
-  using sparse = Eigen::SparseMatrix<float, Eigen::RowMajor, std::int64_t>;
-  using rows = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  explicit eigen_routing(const inputs<float, I>& in) : g(in.sh.m, in.sh.n) {
-    std::vector<Eigen::Triplet<float, std::int64_t>> ones;
-    ones.reserve(in.idx.size());
-    for (std::int64_t i = 0; i < in.sh.m; ++i) ones.emplace_back(i, in.idx[i], 1.0f);
-    g.setFromTriplets(ones.begin(), ones.end());
-  }
-  sparse g;
-};
+// ---------------------------------------------------------------------------
+// Baselines, on the calling thread, f32 only.
 
+using dense_rows = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// The loops a caller writes without routemat.
 template <class I>
-void bm_eigen(benchmark::State& state, int threads, shape s, bool gather) {
-  (void)threads;  // Eigen's sparse products run on the calling thread
+void bm_plain_loop_gather(benchmark::State& state, int threads, shape s) {
+  (void)threads;
   inputs<float, I>& in = inputs_for<float, I>(s);
-  using rows = typename eigen_routing<I>::rows;
-  static std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, double>,
-                  std::unique_ptr<eigen_routing<I>>>
-      cache;
-  auto& slot = cache[{s.d, s.n, s.m, s.zipf}];
-  if (!slot) slot = std::make_unique<eigen_routing<I>>(in);
-  const auto& g = slot->g;
-  if (gather) {
-    in.need_gather();
-    Eigen::Map<const rows> u(in.u.data(), s.n, s.d);
-    Eigen::Map<rows> y(in.y.data(), s.m, s.d);
-    for (auto _ : state) {
-      y.noalias() = g * u;
-      benchmark::DoNotOptimize(in.y.data());
-      benchmark::ClobberMemory();
-    }
-    report(state, s, s.m * static_cast<std::int64_t>(sizeof(I)) + 2 * s.m * s.d * 4);
-  } else {
-    in.need_scatter();
-    Eigen::Map<const rows> dy(in.dy.data(), s.m, s.d);
-    Eigen::Map<rows> du(in.du.data(), s.n, s.d);
-    auto call = [&] { du.noalias() += g.transpose() * dy; };
-    for (auto _ : state) {
-      call();
-      benchmark::DoNotOptimize(in.du.data());
-      benchmark::ClobberMemory();
-    }
-    if (!scatter_is_right(state, in, "eigen_scatter_add", call)) return;
-    report(state, s, scatter_bytes<float, I>(s));
+  in.need_gather();
+  const I* idx = in.idx.data();
+  const float* u = in.u.data();
+  float* y = in.y.data();
+  const std::int64_t m = s.m, d = s.d;
+  auto call = [&] {
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t k = 0; k < d; ++k) y[i * d + k] = u[idx[i] * d + k];
+  };
+  call();
+  for (auto _ : state) {
+    call();
+    benchmark::DoNotOptimize(y);
+    benchmark::ClobberMemory();
   }
+  if (!gather_is_right(state, in, "plain_loop_gather", call)) return;
+  report(state, s, gather_bytes<float, I>(s));
 }
 
-// The loop a caller writes without routemat (d = 1, f32, i32).
+template <class I>
 void bm_plain_loop_scatter_add(benchmark::State& state, int threads, shape s) {
-  (void)threads;  // the loop runs on the calling thread only
-  using I = std::int32_t;
+  (void)threads;
   inputs<float, I>& in = inputs_for<float, I>(s);
   in.need_scatter();
   std::fill(in.du.begin(), in.du.end(), 0.0f);
   const I* idx = in.idx.data();
   const float* dy = in.dy.data();
   float* du = in.du.data();
-  const std::int64_t m = s.m;
+  const std::int64_t m = s.m, d = s.d;
   auto call = [&] {
-    for (std::int64_t i = 0; i < m; ++i) du[idx[i]] += dy[i];
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t k = 0; k < d; ++k) du[idx[i] * d + k] += dy[i * d + k];
   };
   call();
   for (auto _ : state) {
@@ -471,6 +625,77 @@ void bm_plain_loop_scatter_add(benchmark::State& state, int threads, shape s) {
   }
   if (!scatter_is_right(state, in, "plain_loop_scatter_add", call)) return;
   report(state, s, scatter_bytes<float, I>(s));
+}
+
+// Eigen's SparseMatrix, what a C++ user would otherwise reach for: G as a
+// row-major m x n sparse matrix with the index type as its StorageIndex.
+template <class I>
+struct eigen_sparse {
+  explicit eigen_sparse(const inputs<float, I>& in) : g(in.sh.m, in.sh.n) {
+    std::vector<Eigen::Triplet<float, I>> ones;
+    ones.reserve(in.idx.size());
+    for (std::int64_t i = 0; i < in.sh.m; ++i)
+      ones.emplace_back(static_cast<I>(i), in.idx[i], 1.0f);
+    g.setFromTriplets(ones.begin(), ones.end());
+  }
+  Eigen::SparseMatrix<float, Eigen::RowMajor, I> g;
+};
+
+// G as a dense row-major m x n matrix of zeros and ones.
+template <class I>
+struct eigen_dense {
+  explicit eigen_dense(const inputs<float, I>& in) : g(dense_rows::Zero(in.sh.m, in.sh.n)) {
+    for (std::int64_t i = 0; i < in.sh.m; ++i) g(i, static_cast<std::int64_t>(in.idx[i])) = 1.0f;
+  }
+  dense_rows g;
+};
+
+// Y = G U or dU += G^T dY with Eigen, G a sparse or a dense matrix.
+template <class I, class G>
+void bm_eigen_product(benchmark::State& state, int threads, shape s, bool gather) {
+  (void)threads;
+  inputs<float, I>& in = inputs_for<float, I>(s);
+  const auto& g = group_object<G>(key_of<float, I>(s), in).g;
+  constexpr bool dense = std::is_same_v<G, eigen_dense<I>>;
+  if (gather) {
+    in.need_gather();
+    Eigen::Map<const dense_rows> u(in.u.data(), s.n, s.d);
+    Eigen::Map<dense_rows> y(in.y.data(), s.m, s.d);
+    auto call = [&] { y.noalias() = g * u; };
+    call();
+    for (auto _ : state) {
+      call();
+      benchmark::DoNotOptimize(in.y.data());
+      benchmark::ClobberMemory();
+    }
+    if (!gather_is_right(state, in, dense ? "dense_gather" : "eigen_gather", call)) return;
+    report(state, s, gather_bytes<float, I>(s));
+  } else {
+    in.need_scatter();
+    std::fill(in.du.begin(), in.du.end(), 0.0f);
+    Eigen::Map<const dense_rows> dy(in.dy.data(), s.m, s.d);
+    Eigen::Map<dense_rows> du(in.du.data(), s.n, s.d);
+    auto call = [&] { du.noalias() += g.transpose() * dy; };
+    call();
+    for (auto _ : state) {
+      call();
+      benchmark::DoNotOptimize(in.du.data());
+      benchmark::ClobberMemory();
+    }
+    // A GEMM sums each destination's sources in blocks, not in row order.
+    if (!scatter_is_right(state, in, dense ? "dense_scatter_add" : "eigen_scatter_add", call,
+                          dense ? 1e-5 : 0))
+      return;
+    report(state, s, scatter_bytes<float, I>(s));
+  }
+}
+
+// The dense baseline only where it fits: G at most 256 MiB, a product at
+// most 2e10 flops.
+bool dense_fits(const shape& s) {
+  return s.m * s.n * 4 <= (std::int64_t{256} << 20) &&
+         2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.d) <=
+             2e10;
 }
 
 // Per-call overhead: the README's 5 x 3 weight-sharing matrix (d = 1), a
@@ -492,6 +717,7 @@ void bm_seed_calls(benchmark::State& state) {
 }
 
 void bm_copy_ceiling(benchmark::State& state) {
+  release_group();  // the last workload's buffers
   constexpr std::size_t size = std::size_t{512} << 20;
   static std::vector<char> from(size, 1), to(size, 2);
   for (auto _ : state) {
@@ -502,15 +728,83 @@ void bm_copy_ceiling(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(2 * size));
 }
 
-// "n=.../m=..." plus "/zipf=S" for a skewed shape.
-std::string nm_name(const shape& s) {
-  std::string name = "n=" + std::to_string(s.n) + "/m=" + std::to_string(s.m);
-  if (s.zipf > 0) {
-    char zipf[32];
-    std::snprintf(zipf, sizeof zipf, "/zipf=%g", s.zipf);
-    name += zipf;
+// ---------------------------------------------------------------------------
+// Progress on stderr: "[k/N] name" when a benchmark starts.
+
+struct progress {
+  std::vector<std::string> names;  // every registered benchmark, as reported
+  std::vector<bool> started;
+  int selected = 0;  // how many --benchmark_filter selects
+  int begun = 0;
+};
+
+progress& the_progress() {
+  static progress p;
+  return p;
+}
+
+// Counts the registered names --benchmark_filter selects, as Google Benchmark
+// matches them: "" and "all" select everything, a leading '-' negates, the
+// rest is an extended std::regex searched in the name.
+void count_selected() {
+  progress& p = the_progress();
+  std::string spec = benchmark::GetBenchmarkFilter();
+  if (spec.empty() || spec == "all") spec = ".";
+  bool negative = false;
+  if (spec[0] == '-') {
+    negative = true;
+    spec.erase(0, 1);
   }
-  return name;
+  p.started.assign(p.names.size(), false);
+  try {
+    const std::regex re(spec, std::regex::extended);
+    p.selected = static_cast<int>(std::count_if(p.names.begin(), p.names.end(), [&](const auto& n) {
+      return std::regex_search(n, re) != negative;
+    }));
+  } catch (const std::regex_error&) {
+    p.selected = 0;  // Google Benchmark will refuse the filter itself
+  }
+}
+
+void announce(std::size_t id) {
+  progress& p = the_progress();
+  if (id >= p.started.size() || p.started[id]) return;
+  p.started[id] = true;
+  std::fprintf(stderr, "[%d/%d] %s\n", ++p.begun, p.selected, p.names[id].c_str());
+}
+
+// Registers body under name (Google Benchmark appends /real_time to the
+// reported name when real_time is set).
+void add_benchmark(const std::string& name, bool real_time, benchmark::TimeUnit unit,
+                   std::function<void(benchmark::State&)> body) {
+  progress& p = the_progress();
+  const std::size_t id = p.names.size();
+  p.names.push_back(real_time ? name + "/real_time" : name);
+  auto* b = benchmark::RegisterBenchmark(name.c_str(), [id, body](benchmark::State& state) {
+    announce(id);
+    body(state);
+  });
+  b->Unit(unit);
+  if (real_time) b->UseRealTime();
+}
+
+// Registers fn(state, threads, args...). threads == 0: the library pinned to
+// one thread, rates per CPU second, no suffix; threads >= 1: that many
+// threads, rates per wall-clock second, "/threads=N" appended.
+template <class Fn, class... Args>
+void add(std::string name, int threads, benchmark::TimeUnit unit, Fn fn, Args... args) {
+  if (threads > 0) name += "/threads=" + std::to_string(threads);
+  const int run_threads = std::max(threads, 1);
+  add_benchmark(name, threads > 0, unit,
+                [=](benchmark::State& state) { fn(state, run_threads, args...); });
+}
+
+// ---------------------------------------------------------------------------
+// Names and registration.
+
+// "n=.../m=..." plus the distribution's suffix.
+std::string nm_name(const shape& s) {
+  return "n=" + std::to_string(s.n) + "/m=" + std::to_string(s.m) + dist_suffix(s.kind);
 }
 
 std::string shape_name(const char* op, const char* t, const char* i, const shape& s) {
@@ -522,92 +816,128 @@ std::string shape_name(const char* op, const char* t, const char* i, const shape
   return shape_name(op, t, i, s) + "/" + routemat::isa_name(target);
 }
 
-// Registers fn(state, threads, args...). threads == 0: the library pinned to
-// one thread, rates per CPU second, no suffix; threads >= 1: that many
-// threads, rates per wall-clock second, "/threads=N" appended.
-template <class Fn, class... Args>
-void add(std::string name, int threads, Fn fn, Args... args) {
-  if (threads > 0) name += "/threads=" + std::to_string(threads);
-  auto* b = benchmark::RegisterBenchmark(name.c_str(), fn, std::max(threads, 1), args...);
-  b->Unit(benchmark::kMillisecond);
-  if (threads > 0) b->UseRealTime();
+// Milliseconds, except for the tiny seed shape.
+benchmark::TimeUnit unit_for(const shape& s) {
+  return s.m * s.d < 1024 ? benchmark::kNanosecond : benchmark::kMillisecond;
 }
 
-template <class T, class I>
-void register_gather(routemat::isa target, const shape& s, int threads) {
-  add(shape_name("gather", value_name<T>(), index_name<I>(), s, target), threads, bm_gather<T, I>,
-      target, s);
-}
+using isa_list = std::vector<routemat::isa>;
+using thread_list = std::initializer_list<int>;
 
+// gather, scatter_add and plan_scatter_add for every ISA, each at every
+// thread count of `threads` (0: one thread, unsuffixed).
 template <class T, class I>
-void register_scatter(routemat::isa target, const shape& s, int threads) {
+void register_ops(const isa_list& isas, const shape& s, thread_list threads) {
   const char* t = value_name<T>();
   const char* i = index_name<I>();
-  add(shape_name("scatter_add", t, i, s, target), threads, bm_scatter_add<T, I>, target, s);
-  add(shape_name("plan_scatter_add", t, i, s, target), threads, bm_plan_scatter_add<T, I>, target,
-      s, routemat::write::accumulate);
+  const auto unit = unit_for(s);
+  for (routemat::isa target : isas) {
+    for (int n : threads)
+      add(shape_name("gather", t, i, s, target), n, unit, bm_gather<T, I>, target, s);
+    for (int n : threads)
+      add(shape_name("scatter_add", t, i, s, target), n, unit, bm_scatter_add<T, I>, target, s);
+    for (int n : threads)
+      add(shape_name("plan_scatter_add", t, i, s, target), n, unit, bm_plan_scatter_add<T, I>,
+          target, s, routemat::write::accumulate);
+  }
 }
 
-template <class T, class I>
-void register_shape(routemat::isa target, const shape& s, int threads = 0) {
-  register_gather<T, I>(target, s, threads);
-  register_scatter<T, I>(target, s, threads);
+// Plan construction reads only the indices, so the name carries no d and no
+// ISA.
+template <class I>
+void register_plan_build(const shape& s, thread_list threads) {
+  for (int n : threads)
+    add(std::string("plan_build/") + index_name<I>() + "/" + nm_name(s), n, benchmark::kMillisecond,
+        bm_plan_build<I>, s);
+}
+
+// Every baseline of the shape, 1 thread (the dense one where it fits).
+template <class I>
+void register_baselines(const shape& s) {
+  const char* i = index_name<I>();
+  const auto unit = unit_for(s);
+  add(shape_name("plain_loop_gather", "f32", i, s), 0, unit, bm_plain_loop_gather<I>, s);
+  add(shape_name("plain_loop_scatter_add", "f32", i, s), 0, unit, bm_plain_loop_scatter_add<I>, s);
+  add(shape_name("eigen_gather", "f32", i, s), 0, unit, bm_eigen_product<I, eigen_sparse<I>>, s,
+      true);
+  add(shape_name("eigen_scatter_add", "f32", i, s), 0, unit, bm_eigen_product<I, eigen_sparse<I>>,
+      s, false);
+  if (!dense_fits(s)) return;
+  add(shape_name("dense_gather", "f32", i, s), 0, unit, bm_eigen_product<I, eigen_dense<I>>, s,
+      true);
+  add(shape_name("dense_scatter_add", "f32", i, s), 0, unit, bm_eigen_product<I, eigen_dense<I>>, s,
+      false);
 }
 
 constexpr std::int64_t K = 1024, M = 1024 * 1024;
+const shape vec_dram{1, M, 4 * M};
+const shape graph{16, 100000, 1000000};
+const shape workloads[] = {
+    vec_dram,               // vec_dram
+    {1, 64 * K, 4 * M},     // vec_cache
+    {64, M, 64 * K},        // embedding
+    graph,                  // graph
+    {1024, 8 * K, 16 * K},  // moe
+    {4, M, 256 * K},        // narrow
+    {64, 2 * K, 8 * K},     // dense_fit
+};
 
-void register_isa(routemat::isa target) {
-  using f32 = float;
-  using i32 = std::int32_t;
-  const shape f32_shapes[] = {
-      {1, M, 4 * M},       // a column, source far bigger than the caches
-      {1, 64 * K, 4 * M},  // a column, source in L2
-      {16, 100000, M},     // medium rows, 6.4 MB source
-      {64, M, 64 * K},     // wide rows from a 256 MiB source
-      {4, M, 256 * K},     // narrow rows, narrower than one SIMD register
-      {1024, 8 * K, 16 * K},
-  };
-  for (const shape& s : f32_shapes) register_shape<f32, i32>(target, s);
-  register_shape<f32, std::int64_t>(target, {1, M, 4 * M});
-  register_shape<double, i32>(target, {16, 100000, M});
+bool same_shape(const shape& a, const shape& b) { return a.d == b.d && a.n == b.n && a.m == b.m; }
 
-  // The graph shape without accumulating: dU = G^T dY.
-  const shape graph{16, 100000, M};
-  add(shape_name("plan_scatter_add_overwrite", "f32", "i32", graph, target), 0,
-      bm_plan_scatter_add<f32, i32>, target, graph, routemat::write::overwrite);
-  // The skewed column, the push and the pull (compare with plan_build's).
-  register_scatter<f32, i32>(target, {1, M, 4 * M, 1.1}, 0);
-
-  // Thread scaling: dU (and U) in L2, then two shapes far bigger than it.
-  const shape scaling_shapes[] = {{16, 8 * K, 64 * K}, {64, M, 64 * K}, {1, M, 4 * M}};
-  for (const shape& s : scaling_shapes) {
-    for (int threads : {1, 2}) register_gather<f32, i32>(target, s, threads);
-    for (int threads : {1, 2}) register_scatter<f32, i32>(target, s, threads);
+// One workload with uniform indices and one index type: its group.
+template <class I>
+void register_uniform(const isa_list& isas, const shape& s, int all) {
+  register_ops<float, I>(isas, s, {0, all});
+  if (same_shape(s, graph)) {
+    for (routemat::isa target : isas)
+      add(shape_name("plan_scatter_add_overwrite", "f32", index_name<I>(), s, target), 0,
+          benchmark::kMillisecond, bm_plan_scatter_add<float, I>, target, s,
+          routemat::write::overwrite);
   }
-  // Skewed destinations: equal destination ranges are unequal work.
-  for (int threads : {1, 2}) register_scatter<f32, i32>(target, {16, 100000, M, 1.1}, threads);
+  if (same_shape(s, graph) || same_shape(s, vec_dram)) register_plan_build<I>(s, {0, all});
+  register_baselines<I>(s);
 }
 
-// Plan construction: reads only the indices, so the name carries no d and no
-// ISA; the inputs are those of the scatter shape with the same n and m.
-void register_plan_builds() {
-  const std::pair<const char*, shape> builds[] = {
-      {"i32", {1, M, 4 * M}},
-      {"i64", {1, M, 4 * M}},
-      {"i32", {16, 100000, M}},
-      {"i32", {1, M, 4 * M, 1.1}},
-  };
-  for (const auto& [i, s] : builds) {
-    const std::string name = std::string("plan_build/") + i + "/" + nm_name(s);
-    if (std::strcmp(i, "i32") == 0) {
-      add(name, 0, bm_plan_build<std::int32_t>, s);
-    } else {
-      add(name, 0, bm_plan_build<std::int64_t>, s);
+// vec_dram and graph with a skewed, sorted or permuted map: one group.
+template <class I>
+void register_distribution(const isa_list& isas, const shape& s, int all) {
+  if (s.kind == dist::zipf && same_shape(s, graph)) {
+    register_ops<float, I>(isas, s, {0, all});
+  } else {
+    register_ops<float, I>(isas, s, {0});
+  }
+  register_plan_build<I>(s, {0});
+}
+
+void register_all(const isa_list& isas, int all) {
+  using i32 = std::int32_t;
+  using i64 = std::int64_t;
+  for (const shape& s : workloads) {
+    register_uniform<i32>(isas, s, all);
+    register_uniform<i64>(isas, s, all);
+  }
+  for (const shape& base : {vec_dram, graph}) {
+    for (dist kind : {dist::zipf, dist::sorted, dist::permutation}) {
+      const shape s{base.d, base.n, base.m, kind};
+      register_distribution<i32>(isas, s, all);
+      register_distribution<i64>(isas, s, all);
     }
   }
-  for (int threads : {1, 2})
-    add(std::string("plan_build/i32/") + nm_name({1, M, 4 * M}), threads,
-        bm_plan_build<std::int32_t>, shape{1, M, 4 * M});
+  register_ops<float, i32>(isas, {16, 8 * K, 64 * K}, {0, all});  // graph_l2: dU in L2
+  register_ops<double, i32>(isas, graph, {0});
+  const shape seed{1, 3, 5, dist::seed};
+  for (const bool wide : {false, true}) {
+    if (wide) {
+      register_ops<float, i64>(isas, seed, {0});
+      register_baselines<i64>(seed);
+    } else {
+      register_ops<float, i32>(isas, seed, {0});
+      register_baselines<i32>(seed);
+    }
+  }
+  add_benchmark("seed_5x3/gather+scatter_add/f32/i32/d=1", false, benchmark::kNanosecond,
+                bm_seed_calls);
+  add_benchmark("copy_ceiling/memcpy/512MiB", false, benchmark::kMillisecond, bm_copy_ceiling);
 }
 
 void usage(const char* argv0) {
@@ -654,7 +984,7 @@ int main(int argc, char** argv) {
 
   // The enum lists ISAs in increasing order of preference on their
   // architecture, so the last supported one is the best.
-  std::vector<routemat::isa> supported;
+  isa_list supported;
   for (int v = static_cast<int>(routemat::isa::scalar); v <= static_cast<int>(routemat::isa::neon);
        ++v) {
     const auto target = static_cast<routemat::isa>(v);
@@ -665,19 +995,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!all) supported.erase(supported.begin(), supported.end() - 1);
-  for (routemat::isa target : supported) register_isa(target);
-
-  register_plan_builds();
-  const shape column{1, M, 4 * M};
-  add(shape_name("plain_loop_scatter_add", "f32", "i32", column), 0, bm_plain_loop_scatter_add,
-      column);
-  for (const shape& s : {column, shape{16, 100000, M}, shape{64, M, 64 * K}}) {
-    add(shape_name("eigen_gather", "f32", "i32", s), 0, bm_eigen<std::int32_t>, s, true);
-    add(shape_name("eigen_scatter_add", "f32", "i32", s), 0, bm_eigen<std::int32_t>, s, false);
-  }
-  benchmark::RegisterBenchmark("seed_5x3/gather+scatter_add/f32/i32/d=1", bm_seed_calls);
-  benchmark::RegisterBenchmark("copy_ceiling/memcpy/512MiB", bm_copy_ceiling)
-      ->Unit(benchmark::kMillisecond);
+  const int all_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  register_all(supported, all_threads);
+  count_selected();
 
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
