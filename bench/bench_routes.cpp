@@ -22,7 +22,10 @@
 //   gather            routemat::gather(map, U, Y)
 //   scatter_add       routemat::scatter_add(map, dY, dU): the push kernel
 //   plan_scatter_add  routemat::scatter_add(plan, dY, dU, write::accumulate):
-//                     the plan's deterministic pull (plan built before timing)
+//                     (plan built before timing), the library's automatic
+//                     kernel choice (routemat_plan_kernel): the pull when the
+//                     call is split over threads, on one thread the push
+//                     unless rows are >= 256 bytes and m >= n
 // each at 1 thread and at all threads, and, at 1 thread, the baselines
 //   plain_loop_gather       `for i: for k < d: Y[i*d+k] = U[idx[i]*d+k]`
 //   plain_loop_scatter_add  `for i: for k < d: dU[idx[i]*d+k] += dY[i*d+k]`
@@ -100,9 +103,10 @@
 //                for every contender of a workload, so ratios of rates are
 //                ratios of times (the dense products really read m * n * 4
 //                bytes of G and do 2 * m * n * d flops)
-//   plan_scatter_add (both modes)  as scatter_add, except that the pull reads
-//                the plan's CSR instead of the indices: the term m * sizeof(I)
-//                becomes (m - dropped) * c + (n + 1) * c, the sources and the
+//   plan_scatter_add (both modes)  as scatter_add, except that the index term
+//                counts the plan's CSR, which the pull reads instead of the
+//                indices (the push reads the indices, m * sizeof(I)): the
+//                term m * sizeof(I) becomes (m - dropped) * c + (n + 1) * c, the sources and the
 //                offsets, with c = 4 bytes (8 when m >= 2^31). So with no
 //                dropped rows and i32 indices it is scatter_add's count plus
 //                (n + 1) * 4. The dU term keeps scatter_add's per-routed-row

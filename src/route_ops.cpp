@@ -2,7 +2,9 @@
 // active ISA's kernel over shards that never write the same row, so results
 // are the same for any thread count.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <cstring>
 
 #include "routemat/routemat.h"
 #include "src/dispatch.hpp"
@@ -129,9 +131,37 @@ routemat_status scatter_add(const routemat_map* map, const routemat_rows* src,
   return ROUTEMAT_OK;
 }
 
+// On one thread the push kernel beats the pull except for wide rows with a
+// fan-in of at least one (m >= n): the pull reads the sources in random order
+// and visits every destination, the push reads them in order and touches
+// only routed destinations. Measured (f32, 1 thread, avx512), pull against
+// push: d=1 n=64K m=4M 24.5 against 5.6 ms; d=64 n=1M m=64K 11.3 against
+// 2.3 ms; d=1024 n=8K m=16K 5.3 against 9.0 ms. Both add each destination's
+// sources in row order, so the bits are the same either way.
+bool push_beats_pull(const routemat_map& map, std::int64_t bytes_per_row) {
+  return bytes_per_row < min_row_bytes_to_shard || map.rows < map.cols;
+}
+
+std::atomic<std::int32_t> plan_kernel_setting{ROUTEMAT_PLAN_AUTO};
+
+// Zeros the rows of a checked output (f32 and f64 zero is all bits zero).
+void zero_rows(const checked_rows& out) {
+  const routemat_rows& v = out.view;
+  auto* base = static_cast<unsigned char*>(v.data);
+  const auto row = static_cast<std::size_t>(v.width) * out.element_size;
+  const auto stride = static_cast<std::size_t>(v.stride) * out.element_size;
+  if (v.stride == v.width) {
+    std::memset(base, 0, row * static_cast<std::size_t>(v.rows));
+    return;
+  }
+  for (std::int64_t i = 0; i < v.rows; ++i)
+    std::memset(base + static_cast<std::size_t>(i) * stride, 0, row);
+}
+
 // dst (+)= G^T src through the plan, sharded over destination ranges of
-// about equal work (sources + destinations).
-routemat_status pull_sum(const routemat_plan* plan, const routemat_rows* src,
+// about equal work (sources + destinations); on one shard, the push kernel
+// when it is the faster one (push_beats_pull).
+routemat_status plan_sum(const routemat_plan* plan, const routemat_rows* src,
                          const routemat_rows* dst, routemat_write mode) {
   if (plan == nullptr) return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "plan is NULL");
   if (mode != ROUTEMAT_ACCUMULATE && mode != ROUTEMAT_OVERWRITE)
@@ -151,6 +181,20 @@ routemat_status pull_sum(const routemat_plan* plan, const routemat_rows* src,
   const std::int64_t traffic = (map.rows + map.cols) * 2 * row_bytes(r);
   constexpr std::int64_t max_shards = 256;
   const std::int64_t shards = std::min(shards_for(traffic), max_shards);
+  const auto kernel_setting = plan_kernel_setting.load(std::memory_order_relaxed);
+  const bool use_push =
+      kernel_setting == ROUTEMAT_PLAN_PUSH ||
+      (kernel_setting == ROUTEMAT_PLAN_AUTO && shards == 1 && push_beats_pull(map, row_bytes(r)));
+  if (use_push) {
+    if (args.overwrite) zero_rows(r.out);
+    route_args push = base_args(r, map.indices);
+    push.begin = 0;
+    push.end = map.rows;
+    push.dst_begin = 0;
+    push.dst_end = map.cols;
+    r.kernels->scatter_add[r.in.view.type][map.index_type](push);
+    return ROUTEMAT_OK;
+  }
   std::int64_t boundaries[max_shards + 1];
   balanced_destinations(*plan, shards, boundaries);
   run_sharded(kernel, args, shards, [&](route_args& a, std::int64_t k) {
@@ -177,16 +221,31 @@ extern "C" routemat_status routemat_plan_scatter_add(const routemat_plan* plan,
                                                      const routemat_rows* src,
                                                      const routemat_rows* dst,
                                                      routemat_write mode) {
-  return routemat::pull_sum(plan, src, dst, mode);
+  return routemat::plan_sum(plan, src, dst, mode);
 }
 
 extern "C" routemat_status routemat_sum_forward(const routemat_plan* plan, const routemat_rows* x,
                                                 const routemat_rows* v) {
-  return routemat::pull_sum(plan, x, v, ROUTEMAT_OVERWRITE);
+  return routemat::plan_sum(plan, x, v, ROUTEMAT_OVERWRITE);
 }
 
 extern "C" routemat_status routemat_sum_backward(const routemat_plan* plan, const routemat_rows* dv,
                                                  const routemat_rows* dx) {
   if (plan == nullptr) return routemat::fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "plan is NULL");
   return routemat::gather(&plan->map, dv, dx);
+}
+
+extern "C" routemat_status routemat_set_plan_kernel(routemat_plan_kernel kernel) {
+  if (kernel != ROUTEMAT_PLAN_AUTO && kernel != ROUTEMAT_PLAN_PULL && kernel != ROUTEMAT_PLAN_PUSH)
+    return routemat::fail(ROUTEMAT_ERROR_INVALID_ARGUMENT,
+                          "plan kernel %d is none of ROUTEMAT_PLAN_AUTO, ROUTEMAT_PLAN_PULL, "
+                          "ROUTEMAT_PLAN_PUSH",
+                          static_cast<int>(kernel));
+  routemat::plan_kernel_setting.store(kernel, std::memory_order_relaxed);
+  return ROUTEMAT_OK;
+}
+
+extern "C" routemat_plan_kernel routemat_get_plan_kernel(void) {
+  return static_cast<routemat_plan_kernel>(
+      routemat::plan_kernel_setting.load(std::memory_order_relaxed));
 }

@@ -142,6 +142,27 @@ ROUTEMAT_API routemat_status routemat_plan_scatter_add(const routemat_plan* plan
                                                        const routemat_rows* dst,
                                                        routemat_write mode);
 
+/* Which kernel plan scatter-adds (and sum_forward) run. Both add every
+ * destination's sources in row order, so the result is bitwise the same:
+ *   AUTO  (default) the pull when the call is split over threads; on one
+ *         thread the push, except for rows of 256 bytes or more with m >= n,
+ *         where the pull is faster
+ *   PULL  always the plan's pull: each destination row written once, by one
+ *         shard (the parallel kernel)
+ *   PUSH  always the push kernel of routemat_scatter_add, on the calling
+ *         thread (after zeroing dst for ROUTEMAT_OVERWRITE)
+ * A setting of the whole library, like the thread count; an unknown value is
+ * refused with ROUTEMAT_ERROR_INVALID_ARGUMENT. */
+typedef enum routemat_plan_kernel {
+  ROUTEMAT_PLAN_AUTO = 0,
+  ROUTEMAT_PLAN_PULL = 1,
+  ROUTEMAT_PLAN_PUSH = 2,
+  ROUTEMAT_PLAN_KERNEL_MIN_ = INT32_MIN,
+  ROUTEMAT_PLAN_KERNEL_MAX_ = INT32_MAX
+} routemat_plan_kernel;
+ROUTEMAT_API routemat_status routemat_set_plan_kernel(routemat_plan_kernel kernel);
+ROUTEMAT_API routemat_plan_kernel routemat_get_plan_kernel(void);
+
 /* The sum module (fan-in, v = G^T x) as its autograd pair:
  *   forward   V  = G^T X   (segment-sum; overwrites V, n rows)
  *   backward  dX = G dV    (a gather; overwrites dX, m rows)

@@ -141,6 +141,20 @@ enum class write : std::int32_t {
   overwrite = ROUTEMAT_OVERWRITE
 };
 
+// Which kernel plan scatter-adds run (see routemat_plan_kernel): the same
+// bits either way.
+enum class plan_kernel : std::int32_t {
+  automatic = ROUTEMAT_PLAN_AUTO,
+  pull = ROUTEMAT_PLAN_PULL,
+  push = ROUTEMAT_PLAN_PUSH
+};
+inline void set_plan_kernel(plan_kernel k) {
+  detail::check(routemat_set_plan_kernel(static_cast<routemat_plan_kernel>(k)));
+}
+inline plan_kernel get_plan_kernel() noexcept {
+  return static_cast<plan_kernel>(routemat_get_plan_kernel());
+}
+
 // What a plan knows about its map (see routemat_plan_facts).
 using plan_facts = routemat_plan_facts;
 
