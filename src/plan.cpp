@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <new>
+#include <vector>
 
 #include "src/error.hpp"
 #include "src/threading.hpp"
@@ -54,15 +56,109 @@ struct csr_builder {
   }
 };
 
+// The counting sort, parallel over row ranges: each shard counts its rows
+// into a histogram of its own; a prefix over (destination, shard), itself
+// split over destination ranges, turns the histograms into write positions;
+// then each shard places its rows. Within a destination, shard s's rows land
+// before shard s + 1's, so the order is the same stable one. Every shard
+// reads only its own rows (unlike csr_builder), at the price of shards x n
+// counters of scratch.
+template <class I, class P>
+struct row_sharded_builder {
+  const I* idx;
+  std::int64_t m, n, shards;
+  P* offsets;
+  P* sources;
+  P* counts;  // shards x n: shard s's histogram, then its write positions
+
+  std::int64_t row_begin(std::int64_t s) const { return m * s / shards; }
+  std::int64_t col_begin(std::int64_t s) const { return n * s / shards; }
+
+  void count(std::int64_t s) const {
+    P* c = counts + s * n;
+    std::fill(c, c + n, P(0));
+    const std::int64_t end = row_begin(s + 1);
+    for (std::int64_t i = row_begin(s); i < end; ++i) {
+      const std::int64_t j = idx[i];
+      if (j >= 0) ++c[j];
+    }
+  }
+  // Rows routed into destination range r, from every shard.
+  std::int64_t range_total(std::int64_t r) const {
+    std::int64_t total = 0;
+    for (std::int64_t j = col_begin(r); j < col_begin(r + 1); ++j)
+      for (std::int64_t s = 0; s < shards; ++s) total += counts[s * n + j];
+    return total;
+  }
+  // From `start`, the first position of destination range r: sets offsets[j]
+  // and turns each count into the shard's first write position.
+  void assign(std::int64_t r, std::int64_t start) const {
+    auto running = static_cast<P>(start);
+    for (std::int64_t j = col_begin(r); j < col_begin(r + 1); ++j) {
+      offsets[j] = running;
+      for (std::int64_t s = 0; s < shards; ++s) {
+        const P c = counts[s * n + j];
+        counts[s * n + j] = running;
+        running += c;
+      }
+    }
+  }
+  void place(std::int64_t s) const {
+    P* next = counts + s * n;
+    const std::int64_t end = row_begin(s + 1);
+    for (std::int64_t i = row_begin(s); i < end; ++i) {
+      const std::int64_t j = idx[i];
+      if (j >= 0) sources[next[j]++] = static_cast<P>(i);
+    }
+  }
+
+  void build(std::int64_t kept) {
+    auto counting = [this](std::int64_t s) { count(s); };
+    parallel_for(shards, counting);
+    std::vector<std::int64_t> starts(static_cast<std::size_t>(shards) + 1, 0);
+    auto totals = [&](std::int64_t r) { starts[r + 1] = range_total(r); };
+    parallel_for(shards, totals);
+    for (std::int64_t r = 0; r < shards; ++r) starts[r + 1] += starts[r];
+    auto assigning = [&](std::int64_t r) { assign(r, starts[r]); };
+    parallel_for(shards, assigning);
+    offsets[n] = static_cast<P>(kept);
+    auto placing = [this](std::int64_t s) { place(s); };
+    parallel_for(shards, placing);
+  }
+};
+
+// Row sharding needs a histogram per shard: worth it while they take at most
+// as many counters as the rows they sort (m >= shards * n), so small-m maps
+// (m << n) keep the destination-sharded build.
+template <class I, class P>
+bool build_by_rows(const routemat_map& map, std::int64_t shards, P* offsets, P* sources) {
+  if (shards <= 1 || map.cols > map.rows / shards) return false;
+  const std::unique_ptr<P[]> counts(new (std::nothrow)
+                                        P[static_cast<std::size_t>(shards * map.cols)]);
+  if (counts == nullptr) return false;
+  row_sharded_builder<I, P>{static_cast<const I*>(map.indices),
+                            map.rows,
+                            map.cols,
+                            shards,
+                            offsets,
+                            sources,
+                            counts.get()}
+      .build(map.rows - map.dropped);
+  return true;
+}
+
 template <class I, class P>
 void build_plan(routemat_plan& plan) {
   const routemat_map& map = plan.map;
   const I* idx = static_cast<const I*>(map.indices);
   P* offsets = reinterpret_cast<P*>(plan.storage.get());
   P* sources = offsets + map.cols + 1;
-  std::fill(offsets, offsets + map.cols + 1, P(0));
   const std::int64_t traffic = map.rows * static_cast<std::int64_t>(2 * sizeof(I) + sizeof(P));
-  csr_builder<I, P>{idx, map.rows, map.cols, shards_for(traffic, 1), offsets, sources}.build();
+  const std::int64_t shards = shards_for(traffic, 1);
+  if (!build_by_rows<I, P>(map, shards, offsets, sources)) {
+    std::fill(offsets, offsets + map.cols + 1, P(0));
+    csr_builder<I, P>{idx, map.rows, map.cols, shards, offsets, sources}.build();
+  }
   plan.offsets = offsets;
   plan.sources = sources;
 
