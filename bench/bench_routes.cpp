@@ -23,9 +23,7 @@
 //   scatter_add       routemat::scatter_add(map, dY, dU): the push kernel
 //   plan_scatter_add  routemat::scatter_add(plan, dY, dU, write::accumulate):
 //                     (plan built before timing), the library's automatic
-//                     kernel choice (routemat_plan_kernel): the pull when the
-//                     call is split over threads, on one thread the push
-//                     unless rows are >= 256 bytes and m >= n
+//                     choice of push or pull (routemat_plan_kernel)
 // each at 1 thread and at all threads, and, at 1 thread, the baselines
 //   plain_loop_gather       `for i: for k < d: Y[i*d+k] = U[idx[i]*d+k]`
 //   plain_loop_scatter_add  `for i: for k < d: dU[idx[i]*d+k] += dY[i*d+k]`

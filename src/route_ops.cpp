@@ -110,6 +110,22 @@ routemat_status gather(const routemat_map* map, const routemat_rows* src,
 // 0.5-0.6x as fast at d = 1 and d = 16); a plan parallelizes them instead.
 constexpr std::int64_t min_row_bytes_to_shard = 256;
 
+// The push over a checked route: dst += G^T src in row order, wide rows
+// sharded over destination ranges.
+void push_sum(const checked_route& r, const routemat_map& map) {
+  const route_kernel kernel = r.kernels->scatter_add[r.in.view.type][map.index_type];
+  route_args args = base_args(r, map.indices);
+  args.begin = 0;
+  args.end = map.rows;
+  const std::int64_t n = map.cols;
+  const std::int64_t shards =
+      row_bytes(r) < min_row_bytes_to_shard ? 1 : shards_for(map.rows * 3 * row_bytes(r), 1);
+  run_sharded(kernel, args, shards, [&](route_args& a, std::int64_t k) {
+    a.dst_begin = n * k / shards;
+    a.dst_end = n * (k + 1) / shards;
+  });
+}
+
 routemat_status scatter_add(const routemat_map* map, const routemat_rows* src,
                             const routemat_rows* dst) {
   if (map == nullptr) return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "map is NULL");
@@ -117,29 +133,29 @@ routemat_status scatter_add(const routemat_map* map, const routemat_rows* src,
   const routemat_status s =
       check_route(*map, src, map->rows, "its rows m", dst, map->cols, "its cols n", &r);
   if (s != ROUTEMAT_OK || map->rows == 0) return s;
-  const route_kernel kernel = r.kernels->scatter_add[r.in.view.type][map->index_type];
-  route_args args = base_args(r, map->indices);
-  args.begin = 0;
-  args.end = map->rows;
-  const std::int64_t n = map->cols;
-  const std::int64_t shards =
-      row_bytes(r) < min_row_bytes_to_shard ? 1 : shards_for(map->rows * 3 * row_bytes(r), 1);
-  run_sharded(kernel, args, shards, [&](route_args& a, std::int64_t k) {
-    a.dst_begin = n * k / shards;
-    a.dst_end = n * (k + 1) / shards;
-  });
+  push_sum(r, *map);
   return ROUTEMAT_OK;
 }
 
-// On one thread the push kernel beats the pull except for wide rows with a
-// fan-in of at least one (m >= n): the pull reads the sources in random order
-// and visits every destination, the push reads them in order and touches
-// only routed destinations. Measured (f32, 1 thread, avx512), pull against
-// push: d=1 n=64K m=4M 24.5 against 5.6 ms; d=64 n=1M m=64K 11.3 against
-// 2.3 ms; d=1024 n=8K m=16K 5.3 against 9.0 ms. Both add each destination's
-// sources in row order, so the bits are the same either way.
-bool push_beats_pull(const routemat_map& map, std::int64_t bytes_per_row) {
-  return bytes_per_row < min_row_bytes_to_shard || map.rows < map.cols;
+// Which kernel a plan's scatter-add runs by default. Both add each
+// destination's sources in row order, so the bits are the same either way.
+// The pull reads the sources in random order and visits every destination;
+// the push reads them in order and read-modify-writes only routed
+// destinations. So the push wins when m < n (few destinations touched; wide
+// rows are still sharded over destination ranges), and for narrow rows on
+// one thread or into a destination block that stays in L2; the pull wins for
+// wide rows with m >= n (each destination written once) and is the kernel
+// that parallelizes narrow rows. Measured (f32, avx512), pull against push:
+// 1 thread d=1 n=64K m=4M 24.5 against 5.6 ms, d=64 n=1M m=64K 9.5 against
+// 3.9 ms, d=1024 n=8K m=16K 7.8 against 10.2 ms; 2 threads against the
+// 1-thread push: d=4 n=1M m=256K 2.74 against 1.44 ms, d=1 n=64K m=4M 12.4
+// against 6.7 ms, d=1 n=1M m=4M 14.9 against 21.1 ms.
+constexpr std::int64_t cache_resident_bytes = std::int64_t{1} << 20;
+
+bool push_beats_pull(const routemat_map& map, std::int64_t bytes_per_row, std::int64_t shards) {
+  if (map.rows < map.cols) return true;
+  if (bytes_per_row >= min_row_bytes_to_shard) return false;
+  return shards == 1 || map.cols * bytes_per_row <= cache_resident_bytes;
 }
 
 std::atomic<std::int32_t> plan_kernel_setting{ROUTEMAT_PLAN_AUTO};
@@ -158,9 +174,9 @@ void zero_rows(const checked_rows& out) {
     std::memset(base + static_cast<std::size_t>(i) * stride, 0, row);
 }
 
-// dst (+)= G^T src through the plan, sharded over destination ranges of
-// about equal work (sources + destinations); on one shard, the push kernel
-// when it is the faster one (push_beats_pull).
+// dst (+)= G^T src through the plan: the pull, sharded over destination
+// ranges of about equal work (sources + destinations), or the push when it is
+// the faster one (push_beats_pull) or forced (routemat_set_plan_kernel).
 routemat_status plan_sum(const routemat_plan* plan, const routemat_rows* src,
                          const routemat_rows* dst, routemat_write mode) {
   if (plan == nullptr) return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "plan is NULL");
@@ -184,15 +200,10 @@ routemat_status plan_sum(const routemat_plan* plan, const routemat_rows* src,
   const auto kernel_setting = plan_kernel_setting.load(std::memory_order_relaxed);
   const bool use_push =
       kernel_setting == ROUTEMAT_PLAN_PUSH ||
-      (kernel_setting == ROUTEMAT_PLAN_AUTO && shards == 1 && push_beats_pull(map, row_bytes(r)));
+      (kernel_setting == ROUTEMAT_PLAN_AUTO && push_beats_pull(map, row_bytes(r), shards));
   if (use_push) {
     if (args.overwrite) zero_rows(r.out);
-    route_args push = base_args(r, map.indices);
-    push.begin = 0;
-    push.end = map.rows;
-    push.dst_begin = 0;
-    push.dst_end = map.cols;
-    r.kernels->scatter_add[r.in.view.type][map.index_type](push);
+    push_sum(r, map);
     return ROUTEMAT_OK;
   }
   std::int64_t boundaries[max_shards + 1];

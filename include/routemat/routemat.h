@@ -144,13 +144,14 @@ ROUTEMAT_API routemat_status routemat_plan_scatter_add(const routemat_plan* plan
 
 /* Which kernel plan scatter-adds (and sum_forward) run. Both add every
  * destination's sources in row order, so the result is bitwise the same:
- *   AUTO  (default) the pull when the call is split over threads; on one
- *         thread the push, except for rows of 256 bytes or more with m >= n,
- *         where the pull is faster
+ *   AUTO  (default) the push when m < n, and for rows under 256 bytes when
+ *         the call runs on one thread or dst takes at most 1 MiB; otherwise
+ *         the pull
  *   PULL  always the plan's pull: each destination row written once, by one
- *         shard (the parallel kernel)
- *   PUSH  always the push kernel of routemat_scatter_add, on the calling
- *         thread (after zeroing dst for ROUTEMAT_OVERWRITE)
+ *         shard (the kernel that parallelizes narrow rows)
+ *   PUSH  always the push kernel of routemat_scatter_add (after zeroing dst
+ *         for ROUTEMAT_OVERWRITE): in row order, split over threads by
+ *         destination ranges only for rows of 256 bytes or more
  * A setting of the whole library, like the thread count; an unknown value is
  * refused with ROUTEMAT_ERROR_INVALID_ARGUMENT. */
 typedef enum routemat_plan_kernel {
