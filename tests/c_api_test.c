@@ -425,6 +425,9 @@ static void check_threads(void) {
   dst_own = view(own, COLS, D, D, ROUTEMAT_F32);
   dst_hosted = view(hosted, COLS, D, D, ROUTEMAT_F32);
 
+  /* The pull: the plan kernel that goes through the parallel-for. */
+  CHECK(routemat_set_plan_kernel(ROUTEMAT_PLAN_PULL) == ROUTEMAT_OK);
+  CHECK(routemat_get_plan_kernel() == ROUTEMAT_PLAN_PULL);
   CHECK(routemat_set_num_threads(2) == ROUTEMAT_OK);
   CHECK(routemat_get_num_threads() == 2);
   CHECK(routemat_plan_scatter_add(plan, &src, &dst_own, ROUTEMAT_ACCUMULATE) == ROUTEMAT_OK);
@@ -437,6 +440,8 @@ static void check_threads(void) {
   CHECK(routemat_set_parallel_for(NULL, NULL, 0) == ROUTEMAT_OK);
   CHECK(routemat_set_num_threads(-1) == ROUTEMAT_ERROR_INVALID_ARGUMENT);
   CHECK(routemat_set_num_threads(0) == ROUTEMAT_OK);
+  CHECK(routemat_set_plan_kernel(ROUTEMAT_PLAN_AUTO) == ROUTEMAT_OK);
+  CHECK(routemat_set_plan_kernel((routemat_plan_kernel)3) == ROUTEMAT_ERROR_INVALID_ARGUMENT);
 
   routemat_plan_destroy(plan);
   routemat_map_destroy(map);

@@ -280,15 +280,6 @@ void check_large(std::int64_t d, test::distribution dist, std::uint32_t seed) {
   CHECK(same_bytes(dx.data, gathered.data));
 }
 
-// Forces one plan kernel for a scope, then restores the automatic choice.
-class plan_kernel_scope {
- public:
-  explicit plan_kernel_scope(routemat::plan_kernel k) { routemat::set_plan_kernel(k); }
-  ~plan_kernel_scope() { routemat::set_plan_kernel(routemat::plan_kernel::automatic); }
-  plan_kernel_scope(const plan_kernel_scope&) = delete;
-  plan_kernel_scope& operator=(const plan_kernel_scope&) = delete;
-};
-
 template <class T>
 routemat::rows_view<T> column(std::vector<T>& v) {
   return {v.data(), static_cast<std::int64_t>(v.size()), 1};
@@ -319,7 +310,7 @@ TEST_CASE_TEMPLATE("plan: scatter-add (both modes) and the sum module on every s
   for (const routemat::plan_kernel k : {routemat::plan_kernel::automatic,
                                         routemat::plan_kernel::pull, routemat::plan_kernel::push}) {
     CAPTURE(static_cast<int>(k));
-    plan_kernel_scope scope(k);
+    test::plan_kernel_scope scope(k);
     std::uint32_t seed = 7000;
     for (const test::extent e : test::extents) check_extent<T, I>(e, seed);
     for (const std::int64_t d : {1, 3, 17, 64})
@@ -330,7 +321,7 @@ TEST_CASE_TEMPLATE("plan: scatter-add (both modes) and the sum module on every s
 }
 
 TEST_CASE("plan: the kernel setting reads back, and an unknown one is refused") {
-  plan_kernel_scope scope(routemat::plan_kernel::pull);
+  test::plan_kernel_scope scope(routemat::plan_kernel::pull);
   CHECK(routemat::get_plan_kernel() == routemat::plan_kernel::pull);
   CHECK(routemat_set_plan_kernel(static_cast<routemat_plan_kernel>(7)) ==
         ROUTEMAT_ERROR_INVALID_ARGUMENT);

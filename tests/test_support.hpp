@@ -19,6 +19,15 @@
 
 namespace test {
 
+// Forces one plan kernel for a scope, then restores the automatic choice.
+class plan_kernel_scope {
+ public:
+  explicit plan_kernel_scope(routemat::plan_kernel k) { routemat::set_plan_kernel(k); }
+  ~plan_kernel_scope() { routemat::set_plan_kernel(routemat::plan_kernel::automatic); }
+  plan_kernel_scope(const plan_kernel_scope&) = delete;
+  plan_kernel_scope& operator=(const plan_kernel_scope&) = delete;
+};
+
 // Indices in [0, n) (or -1 for a dropped row with probability drop_rate).
 enum class distribution { uniform, hot, zipf, sorted, permutation };
 

@@ -105,16 +105,23 @@ struct workload {
 
 // The outputs of every operation on a workload.
 struct results {
-  std::vector<float> gathered, pushed, accumulated, overwritten, summed, back;
+  std::vector<float> gathered, pushed, accumulated, overwritten, summed, back, automatic;
   routemat::plan_facts facts{};
 };
 
 // Runs every operation under the current backend (the plan is built under it
-// too).
+// too). The plan's scatter-adds run the pull, the kernel they split over
+// threads, and once more with the automatic choice.
 template <class I>
 results run_all(const workload<I>& w) {
   results r;
   const routemat::plan p(w.g);
+  {
+    test::block<float> acc = w.du;
+    routemat::scatter_add(p, w.x.cview(), acc.view());
+    r.automatic = std::move(acc.data);
+  }
+  const test::plan_kernel_scope pull(routemat::plan_kernel::pull);
   r.facts = p.facts();
   test::block<float> y(w.m, w.d, w.d);
   routemat::gather(w.g, w.u.cview(), y.view());
@@ -144,6 +151,7 @@ void check_same(const results& got, const results& want) {
   CHECK(same_bytes(got.overwritten, want.overwritten));
   CHECK(same_bytes(got.summed, want.summed));
   CHECK(same_bytes(got.back, want.back));
+  CHECK(same_bytes(got.automatic, want.automatic));
   CHECK(std::memcmp(&got.facts, &want.facts, sizeof got.facts) == 0);
 }
 
@@ -159,8 +167,9 @@ void check_determinism(test::distribution dist, std::uint32_t seed) {
     routemat::set_num_threads(1);
     CHECK(routemat::num_threads() == 1);
     const results one = run_all(w);
-    // The plan's accumulate is the push kernel, bit for bit.
+    // The plan's accumulate (pull or automatic) is the push kernel, bit for bit.
     CHECK(same_bytes(one.accumulated, one.pushed));
+    CHECK(same_bytes(one.automatic, one.pushed));
     CHECK(same_bytes(one.overwritten, one.summed));
     for (const int threads : {2, 3, 4, 7, 8}) {
       CAPTURE(threads);
@@ -275,6 +284,8 @@ TEST_CASE("threads: thread counts and bad thread arguments") {
 }
 
 TEST_CASE("threads: a host parallel-for is used, bit for bit like the default pool") {
+  // The pull, the plan kernel that goes through the parallel-for.
+  const test::plan_kernel_scope pull(routemat::plan_kernel::pull);
   parallel_for_guard restore;
   const workload<std::int32_t> big(200000, 50000, 2, test::distribution::zipf, 77, 0.1);
   const results want = run_all(big);  // the library's own pool
@@ -320,6 +331,8 @@ TEST_CASE("threads: a host parallel-for is used, bit for bit like the default po
 }
 
 TEST_CASE("threads: routemat operations inside a host parallel-for task (nested)") {
+  // The pull, the plan kernel that goes through the parallel-for.
+  const test::plan_kernel_scope pull(routemat::plan_kernel::pull);
   parallel_for_guard restore;
   watchdog dog("nested host parallel-for", 300);
   const workload<std::int32_t> w(200000, 50000, 2, test::distribution::uniform, 88);
@@ -371,6 +384,8 @@ TEST_CASE("threads: routemat operations inside a host parallel-for task (nested)
 }
 
 TEST_CASE("threads: several threads run plan operations at once on the default pool") {
+  // The pull, the plan kernel that goes through the parallel-for.
+  const test::plan_kernel_scope pull(routemat::plan_kernel::pull);
   num_threads_guard restore;
   watchdog dog("concurrent callers", 300);
   routemat::set_num_threads(4);
@@ -412,6 +427,8 @@ TEST_CASE("threads: several threads run plan operations at once on the default p
 }
 
 TEST_CASE("threads: changing the thread count while other threads run operations") {
+  // The pull, the plan kernel that goes through the parallel-for.
+  const test::plan_kernel_scope pull(routemat::plan_kernel::pull);
   num_threads_guard restore;
   watchdog dog("set_num_threads during operations", 300);
   const workload<std::int32_t> w(200000, 50000, 2, test::distribution::uniform, 111);
