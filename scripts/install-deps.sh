@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that routemat's build, tests and benchmarks
 # need, if any is missing. Runs apt-get as root (through sudo when not root).
-#   --bench   also the comparison's Python side: python3-torch, python3-numpy
-#             and python3-matplotlib (used by /usr/bin/python3)
+#   --python  also the Python package's test dependencies: python3,
+#             python3-numpy, python3-torch (used by /usr/bin/python3)
+#   --bench   also the comparison's Python side: the --python packages and
+#             python3-matplotlib
 set -euo pipefail
 
 packages=(cmake g++ make libxsimd-dev doctest-dev libbenchmark-dev libeigen3-dev pkg-config)
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(python3 python3-torch python3-numpy python3-matplotlib) ;;
+    --python) packages+=(python3 python3-numpy python3-torch) ;;
+    --bench) packages+=(python3 python3-numpy python3-torch python3-matplotlib) ;;
     *)
-      echo "install-deps.sh: unknown option '$arg' (known: --bench)" >&2
+      echo "install-deps.sh: unknown option '$arg' (known: --python, --bench)" >&2
       exit 2
       ;;
   esac
