@@ -56,7 +56,9 @@ typedef enum routemat_isa {
   ROUTEMAT_ISA_SSE4_2 = 1,
   ROUTEMAT_ISA_AVX2 = 2,   /* AVX2 + FMA */
   ROUTEMAT_ISA_AVX512 = 3, /* AVX-512F */
-  ROUTEMAT_ISA_NEON = 4    /* aarch64 Advanced SIMD */
+  ROUTEMAT_ISA_NEON = 4,   /* aarch64 Advanced SIMD */
+  ROUTEMAT_ISA_MIN_ = INT32_MIN,
+  ROUTEMAT_ISA_MAX_ = INT32_MAX
 } routemat_isa;
 
 /* Map flags. */
