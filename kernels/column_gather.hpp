@@ -72,7 +72,7 @@ inline void gather16(const float* src, const lane_offsets* off, float* out) noex
   __m512 v[U];
   for (int u = 0; u < U; ++u)
     v[u] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live_lanes<Drops>(off[u]), off[u], src, 4);
-  for (int u = 0; u < U; ++u) store_lanes(out + 16 * u, v[u], Stream);
+  for (int u = 0; u < U; ++u) store_lanes(out + std::int64_t{16} * u, v[u], Stream);
 }
 template <bool Drops, bool Stream, int U>
 inline void gather16(const double* src, const lane_offsets* off, double* out) noexcept {
@@ -85,7 +85,7 @@ inline void gather16(const double* src, const lane_offsets* off, double* out) no
     v[2 * u + 1] = _mm512_mask_i32gather_pd(zero, static_cast<__mmask8>(live >> 8),
                                             _mm512_extracti64x4_epi64(off[u], 1), src, 8);
   }
-  for (int u = 0; u < 2 * U; ++u) store_lanes(out + 8 * u, v[u], Stream);
+  for (int u = 0; u < 2 * U; ++u) store_lanes(out + std::int64_t{8} * u, v[u], Stream);
 }
 constexpr std::int64_t column_step_bytes = 64;
 #define ROUTEMAT_GATHER_STEP gather16
@@ -138,7 +138,7 @@ inline void gather8(const float* src, const lane_offsets* off, float* out) noexc
     const __m256 live = _mm256_castsi256_ps(live_lanes<Drops>(off[u]));
     v[u] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), src, off[u], live, 4);
   }
-  for (int u = 0; u < U; ++u) store_lanes(out + 8 * u, v[u], Stream);
+  for (int u = 0; u < U; ++u) store_lanes(out + std::int64_t{8} * u, v[u], Stream);
 }
 template <bool Drops, bool Stream, int U>
 inline void gather8(const double* src, const lane_offsets* off, double* out) noexcept {
@@ -154,7 +154,7 @@ inline void gather8(const double* src, const lane_offsets* off, double* out) noe
     v[2 * u + 1] =
         _mm256_mask_i32gather_pd(zero, src, _mm256_extracti128_si256(off[u], 1), live_hi, 8);
   }
-  for (int u = 0; u < 2 * U; ++u) store_lanes(out + 4 * u, v[u], Stream);
+  for (int u = 0; u < 2 * U; ++u) store_lanes(out + std::int64_t{4} * u, v[u], Stream);
 }
 constexpr std::int64_t column_step_bytes = 32;
 #define ROUTEMAT_GATHER_STEP gather8
@@ -206,7 +206,10 @@ template <class T, class I, bool Drops>
 inline std::int64_t gather_column(const route_args& a) noexcept {
   std::int64_t i = a.begin;
 #ifdef ROUTEMAT_GATHER_STEP
-  if (a.src_rows == 0 || (a.src_rows - 1) > INT32_MAX / a.src_stride) return i;
+  // 32-bit lane offsets: the stride itself must fit too (a one-row source may
+  // have any stride; truncated, -1 * stride could turn a dropped row live).
+  if (a.src_rows == 0 || a.src_stride > INT32_MAX || (a.src_rows - 1) > INT32_MAX / a.src_stride)
+    return i;
   T* dst = static_cast<T*>(a.dst);
   if (!a.stream || a.dst_stride != 1 || reinterpret_cast<std::uintptr_t>(dst) % sizeof(T) != 0)
     return gather_column_steps<T, I, Drops, false>(a, i);

@@ -38,11 +38,12 @@ inline void stream_register(double* dst, __m512d v) noexcept { _mm512_stream_pd(
 template <class T>
 inline bool can_stream(const route_args& a) noexcept {
 #ifdef ROUTEMAT_HAS_STREAM
-  constexpr std::int64_t bytes = vec<arch, T>::lanes * static_cast<std::int64_t>(sizeof(T));
-  const auto row = a.width * static_cast<std::int64_t>(sizeof(T));
-  const auto stride = a.dst_stride * static_cast<std::int64_t>(sizeof(T));
-  return a.stream && reinterpret_cast<std::uintptr_t>(a.dst) % bytes == 0 && row % bytes == 0 &&
-         stride % bytes == 0;
+  // In lanes, not bytes: a one-row view may have any stride, and stride *
+  // sizeof(T) could overflow.
+  constexpr std::int64_t lanes = vec<arch, T>::lanes;
+  constexpr std::int64_t bytes = lanes * static_cast<std::int64_t>(sizeof(T));
+  return a.stream && reinterpret_cast<std::uintptr_t>(a.dst) % bytes == 0 && a.width % lanes == 0 &&
+         a.dst_stride % lanes == 0;
 #else
   (void)a;
   return false;

@@ -117,3 +117,34 @@ TEST_CASE_TEMPLATE("gather with element offsets beyond 32 bits (hardware-gather 
   CHECK(wrong == 0);
   munmap(mem, bytes);
 }
+
+// Found by the fuzzer: a one-row source may have any stride. The d = 1
+// hardware gather keeps 32-bit lane offsets, and a stride truncated to 32
+// bits once turned a dropped row (-1 * stride) into a live lane that read past
+// the source. Every ISA must give zeros for dropped rows and src[0] otherwise,
+// and a one-row output with a huge stride must not overflow the stream check.
+TEST_CASE_TEMPLATE("gather from a one-row source with a huge stride (fuzzer regression)", T, float,
+                   double) {
+  for (const std::int64_t stride : {std::int64_t{1} << 31, std::int64_t{1} << 62, INT64_MAX}) {
+    CAPTURE(stride);
+    const std::int64_t m = 40;
+    std::vector<std::int32_t> idx(static_cast<std::size_t>(m));
+    for (std::int64_t i = 0; i < m; ++i) idx[static_cast<std::size_t>(i)] = i % 3 == 0 ? -1 : 0;
+    const routemat::map g(m, 1, idx.data(), routemat::drop::allow);
+    std::vector<T> u{T(7)}, y(static_cast<std::size_t>(m), T(sentinel));
+    routemat::gather(g, routemat::rows_view<const T>(u.data(), 1, 1, stride),
+                     routemat::rows_view<T>(y.data(), m, 1));
+    std::int64_t wrong = 0;
+    for (std::int64_t i = 0; i < m; ++i)
+      wrong += y[static_cast<std::size_t>(i)] != (i % 3 == 0 ? T(0) : T(7));
+    CHECK(wrong == 0);
+    // A one-row output with a huge stride, streamed or not.
+    const routemat::map one(1, 1, idx.data() + 1);
+    std::vector<T> out{T(sentinel)};
+    routemat::set_stream_threshold(0);
+    routemat::gather(one, routemat::rows_view<const T>(u.data(), 1, 1),
+                     routemat::rows_view<T>(out.data(), 1, 1, stride));
+    routemat::set_stream_threshold(std::int64_t{8} << 20);
+    CHECK(out[0] == T(7));
+  }
+}
