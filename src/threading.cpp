@@ -15,8 +15,8 @@ namespace {
 
 // Below this much traffic an operation runs on the calling thread: waking a
 // pool costs microseconds, more than moving 256 KiB.
-constexpr std::int64_t inline_bytes = 256 * 1024;
-constexpr std::int64_t min_shard_bytes = 64 * 1024;
+constexpr std::int64_t inline_bytes = std::int64_t{256} * 1024;
+constexpr std::int64_t min_shard_bytes = std::int64_t{64} * 1024;
 
 // True on the pool's workers and on a caller inside parallel_for: a nested
 // call runs inline rather than waiting for a pool that is busy with its parent.
