@@ -160,8 +160,10 @@ void check_determinism(test::distribution dist, std::uint32_t seed) {
   num_threads_guard restore;
   const std::int64_t n = 50000;
   // d = 64 (256-byte rows) also shards the plan-less scatter-add.
-  for (const auto& [d, m] :
+  for (const auto& shape :
        {std::pair<std::int64_t, std::int64_t>{1, 300000}, {3, 300000}, {16, 300000}, {64, 40000}}) {
+    // Not a structured binding: doctest's CAPTURE lambda cannot capture one in C++17.
+    const std::int64_t d = shape.first, m = shape.second;
     CAPTURE(d);
     const workload<I> w(m, n, d, dist, seed++);
     routemat::set_num_threads(1);
