@@ -6,7 +6,7 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i[3-6]86)$")
   set(ROUTEMAT_ISAS
       "scalar|ROUTEMAT_ISA_SCALAR||"
       "sse4_2|ROUTEMAT_ISA_SSE4_2|xsimd::sse4_2|-msse4.2"
-      "avx2|ROUTEMAT_ISA_AVX2|xsimd::avx2|-mavx2 -mfma"
+      "avx2|ROUTEMAT_ISA_AVX2|xsimd::avx2|-mavx2 -mfma -mf16c"
       "avx512|ROUTEMAT_ISA_AVX512|xsimd::avx512f|-mavx512f -mavx2 -mfma")
 elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64|ARM64)$")
   set(ROUTEMAT_ISAS

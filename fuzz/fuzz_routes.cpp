@@ -177,7 +177,7 @@ enum fault {
   fault_null_map,           // the op gets a NULL map or plan
   fault_src_view_null,      // routemat_rows* src == NULL
   fault_dst_view_null,
-  fault_src_type,  // a value type that is neither F32 nor F64
+  fault_src_type,  // a value type that is none of F32, F64, BF16, F16
   fault_dst_type,
   fault_src_rows_negative,
   fault_dst_rows_negative,
@@ -1031,7 +1031,7 @@ void runner::setup_views() {
   dst_.stride = c_.d + c_.dst_extra;
 
   const std::uint8_t p = c_.fault_param;
-  static const std::int32_t bad_types[] = {2, -1, INT32_MIN, INT32_MAX};
+  static const std::int32_t bad_types[] = {4, -1, INT32_MIN, INT32_MAX};
   static const std::int64_t huge[] = {INT64_MAX, std::int64_t{1} << 62, (std::int64_t{1} << 61) + 1,
                                       INT64_MAX - 7};
   for (int k = 0; k < 2; ++k) {

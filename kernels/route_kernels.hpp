@@ -5,9 +5,11 @@
 #define ROUTEMAT_ROUTE_KERNELS_HPP
 
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "kernels/column_gather.hpp"
+#include "kernels/half_convert.hpp"
 #include "kernels/isa_namespace.hpp"
 #include "kernels/kernel_table.hpp"
 #include "kernels/row_ops.hpp"
@@ -42,11 +44,13 @@ template <bool Drops>
 struct gather_op : by_width<gather_op<Drops>> {
   template <class T, class I, std::int64_t W>
   static void rows(const route_args& a) noexcept {
-    if (can_stream<T>(a)) {
-      copy_rows<T, I, W, true>(a);
+    // 16-bit floats are copied as 16-bit integers: exactly their bits.
+    using C = std::conditional_t<is_half_v<T>, std::uint16_t, T>;
+    if (can_stream<C>(a)) {
+      copy_rows<C, I, W, true>(a);
       stream_fence();
     } else {
-      copy_rows<T, I, W, false>(a);
+      copy_rows<C, I, W, false>(a);
     }
   }
 
@@ -59,7 +63,10 @@ struct gather_op : by_width<gather_op<Drops>> {
     T* __restrict dst = static_cast<T*>(a.dst);
     const std::int64_t end = a.end, width = W > 0 ? W : a.width;
     const std::int64_t src_stride = a.src_stride, dst_stride = a.dst_stride;
-    std::int64_t i = width == 1 ? gather_column<T, I, Drops>(a) : a.begin;
+    std::int64_t i = a.begin;
+    if constexpr (sizeof(T) >= 4) {  // the hardware gather moves 32- and 64-bit lanes
+      if (width == 1) i = gather_column<T, I, Drops>(a);
+    }
     for (; i < end; ++i) {
       const std::int64_t j = idx[i];
       T* out = dst + i * dst_stride;
@@ -101,8 +108,9 @@ struct scatter_add_op : by_width<scatter_add_op> {
 struct pull_sum_op : by_width<pull_sum_op> {
   template <class T, class P, std::int64_t W>
   static void rows(const route_args& a) noexcept {
-    // Only an overwrite writes rows it has not read: those may be streamed.
-    if (W == 0 || W > 8) {
+    // Only an overwrite writes rows it has not read: those may be streamed
+    // (f32 and f64; 16-bit rows are rounded from f32 registers, never streamed).
+    if constexpr (!is_half_v<T> && (W == 0 || W > 8)) {
       if (a.overwrite && can_stream<T>(a)) {
         sum_destinations<T, P, W, true>(a);
         stream_fence();
@@ -127,14 +135,16 @@ struct pull_sum_op : by_width<pull_sum_op> {
       if (count == 0 && !overwrite) continue;  // nothing to add: leave the row unread
       T* out = dst + j * dst_stride;
       if constexpr (W > 0 && W <= 8) {
-        // Narrow rows: the whole row's sums live in registers.
-        T acc[W];
-        for (std::int64_t k = 0; k < W; ++k) acc[k] = overwrite ? T(0) : out[k];
+        // Narrow rows: the whole row's sums live in registers (f32 for
+        // 16-bit rows, rounded once when stored).
+        using A = accumulator_t<T>;
+        A acc[W];
+        for (std::int64_t k = 0; k < W; ++k) acc[k] = overwrite ? A(0) : widen(out[k]);
         for (std::int64_t r = 0; r < count; ++r) {
           const T* row = src + static_cast<std::int64_t>(first[r]) * src_stride;
-          for (std::int64_t k = 0; k < W; ++k) acc[k] += row[k];
+          for (std::int64_t k = 0; k < W; ++k) acc[k] += widen(row[k]);
         }
-        for (std::int64_t k = 0; k < W; ++k) out[k] = acc[k];
+        for (std::int64_t k = 0; k < W; ++k) out[k] = narrow<T>(acc[k]);
       } else {
         sum_rows<arch, T, P, Stream>(src, src_stride, first, count, out, width, overwrite);
       }

@@ -22,13 +22,23 @@ namespace ROUTEMAT_ISA_NS {
 #ifdef ROUTEMAT_HAS_STREAM
 inline void stream_register(float* dst, __m128 v) noexcept { _mm_stream_ps(dst, v); }
 inline void stream_register(double* dst, __m128d v) noexcept { _mm_stream_pd(dst, v); }
+// 16-bit floats (bf16, f16) are copied as 16-bit integers.
+inline void stream_register(std::uint16_t* dst, __m128i v) noexcept {
+  _mm_stream_si128(reinterpret_cast<__m128i*>(dst), v);
+}
 #ifdef __AVX__
 inline void stream_register(float* dst, __m256 v) noexcept { _mm256_stream_ps(dst, v); }
 inline void stream_register(double* dst, __m256d v) noexcept { _mm256_stream_pd(dst, v); }
+inline void stream_register(std::uint16_t* dst, __m256i v) noexcept {
+  _mm256_stream_si256(reinterpret_cast<__m256i*>(dst), v);
+}
 #endif
 #ifdef __AVX512F__
 inline void stream_register(float* dst, __m512 v) noexcept { _mm512_stream_ps(dst, v); }
 inline void stream_register(double* dst, __m512d v) noexcept { _mm512_stream_pd(dst, v); }
+inline void stream_register(std::uint16_t* dst, __m512i v) noexcept {
+  _mm512_stream_si512(reinterpret_cast<__m512i*>(dst), v);
+}
 #endif
 #endif
 

@@ -27,6 +27,7 @@ x86_features detect_x86() noexcept {
   if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return f;
   f.sse4_2 = (ecx >> 20) & 1u;
   const bool fma = (ecx >> 12) & 1u, osxsave = (ecx >> 27) & 1u, avx = (ecx >> 28) & 1u;
+  const bool f16c = (ecx >> 29) & 1u;  // the avx2 kernels convert f16 with it
   if (!(osxsave && avx)) return f;
   const std::uint64_t xcr0 = read_xcr0();
   const bool os_ymm = (xcr0 & 0x6) == 0x6;    // XMM and YMM state
@@ -34,7 +35,7 @@ x86_features detect_x86() noexcept {
   if (__get_cpuid_max(0, nullptr) < 7) return f;
   __cpuid_count(7, 0, eax, ebx, ecx, edx);
   const bool avx2 = (ebx >> 5) & 1u, avx512f = (ebx >> 16) & 1u;
-  f.avx2_fma = os_ymm && avx2 && fma;
+  f.avx2_fma = os_ymm && avx2 && fma && f16c;
   f.avx512f = os_zmm && f.avx2_fma && avx512f;
   return f;
 }

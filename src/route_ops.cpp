@@ -18,8 +18,6 @@
 namespace routemat {
 namespace {
 
-const char* type_name(routemat_value_type t) { return t == ROUTEMAT_F32 ? "f32" : "f64"; }
-
 // A validated operation: reads `in`, writes `out`.
 struct checked_route {
   const kernel_table* kernels;
@@ -41,7 +39,7 @@ routemat_status check_route(const routemat_map& map, const routemat_rows* src, s
   const routemat_rows &in = r->in.view, &out = r->out.view;
   if (in.type != out.type)
     return fail(ROUTEMAT_ERROR_SHAPE_MISMATCH, "src holds %s values but dst holds %s",
-                type_name(in.type), type_name(out.type));
+                value_type_name(in.type), value_type_name(out.type));
   if (in.width != out.width)
     return fail(ROUTEMAT_ERROR_SHAPE_MISMATCH, "src width %lld differs from dst width %lld",
                 (long long)in.width, (long long)out.width);
@@ -152,15 +150,20 @@ routemat_status scatter_add(const routemat_map* map, const routemat_rows* src,
 // against 6.7 ms, d=1 n=1M m=4M 14.9 against 21.1 ms.
 constexpr std::int64_t cache_resident_bytes = std::int64_t{1} << 20;
 
-bool push_beats_pull(const routemat_map& map, std::int64_t bytes_per_row, std::int64_t shards) {
+// 16-bit rows (bf16, f16) round differently in the two kernels (once per
+// element in the pull, once per routed row in the push), so for them the
+// choice depends on the shape alone, never on the thread count.
+bool push_beats_pull(const routemat_map& map, std::int64_t bytes_per_row, std::int64_t shards,
+                     bool half) {
   if (map.rows < map.cols) return true;
+  if (half) return false;
   if (bytes_per_row >= min_row_bytes_to_shard) return false;
   return shards == 1 || map.cols * bytes_per_row <= cache_resident_bytes;
 }
 
 std::atomic<std::int32_t> plan_kernel_setting{ROUTEMAT_PLAN_AUTO};
 
-// Zeros the rows of a checked output (f32 and f64 zero is all bits zero).
+// Zeros the rows of a checked output (+0.0 is all bits zero in every value type).
 void zero_rows(const checked_rows& out) {
   const routemat_rows& v = out.view;
   auto* base = static_cast<unsigned char*>(v.data);
@@ -198,9 +201,9 @@ routemat_status plan_sum(const routemat_plan* plan, const routemat_rows* src,
   constexpr std::int64_t max_shards = 256;
   const std::int64_t shards = std::min(shards_for(traffic), max_shards);
   const auto kernel_setting = plan_kernel_setting.load(std::memory_order_relaxed);
-  const bool use_push =
-      kernel_setting == ROUTEMAT_PLAN_PUSH ||
-      (kernel_setting == ROUTEMAT_PLAN_AUTO && push_beats_pull(map, row_bytes(r), shards));
+  const bool use_push = kernel_setting == ROUTEMAT_PLAN_PUSH ||
+                        (kernel_setting == ROUTEMAT_PLAN_AUTO &&
+                         push_beats_pull(map, row_bytes(r), shards, r.in.element_size == 2));
   if (use_push) {
     if (args.overwrite) zero_rows(r.out);
     push_sum(r, map);

@@ -3,18 +3,26 @@
 #include "src/error.hpp"
 
 namespace routemat {
-namespace {
-const char* type_name(routemat_value_type t) { return t == ROUTEMAT_F32 ? "f32" : "f64"; }
-}  // namespace
+
+const char* value_type_name(routemat_value_type t) noexcept {
+  switch (t) {
+    case ROUTEMAT_F32: return "f32";
+    case ROUTEMAT_F64: return "f64";
+    case ROUTEMAT_BF16: return "bf16";
+    case ROUTEMAT_F16: return "f16";
+    default: return "?";
+  }
+}
 
 routemat_status check_rows(const routemat_rows* view, const char* name, std::int64_t expected_rows,
                            const char* expected_rows_meaning, checked_rows* out) {
   if (view == nullptr) return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "%s is NULL", name);
   const routemat_rows& v = *view;
-  if (v.type != ROUTEMAT_F32 && v.type != ROUTEMAT_F64)
+  if (v.type != ROUTEMAT_F32 && v.type != ROUTEMAT_F64 && v.type != ROUTEMAT_BF16 &&
+      v.type != ROUTEMAT_F16)
     return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT,
-                "%s type %d is neither ROUTEMAT_F32 nor ROUTEMAT_F64", name,
-                static_cast<int>(v.type));
+                "%s type %d is none of ROUTEMAT_F32, ROUTEMAT_F64, ROUTEMAT_BF16, ROUTEMAT_F16",
+                name, static_cast<int>(v.type));
   if (v.rows < 0)
     return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "%s rows %lld is negative", name,
                 (long long)v.rows);
@@ -31,7 +39,7 @@ routemat_status check_rows(const routemat_rows* view, const char* name, std::int
     return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "%s data is NULL with %lld rows", name,
                 (long long)v.rows);
 
-  const std::size_t size = v.type == ROUTEMAT_F32 ? 4 : 8;
+  const std::size_t size = v.type == ROUTEMAT_F64 ? 8 : v.type == ROUTEMAT_F32 ? 4 : 2;
   std::int64_t elements = 0;  // (rows - 1) * stride + width
   std::int64_t bytes = 0;
   const auto base = reinterpret_cast<std::uintptr_t>(v.data);
@@ -45,7 +53,7 @@ routemat_status check_rows(const routemat_rows* view, const char* name, std::int
                 "%s with %lld rows of stride %lld and width %lld (%s) spans more bytes than "
                 "memory has",
                 name, (long long)v.rows, (long long)v.stride, (long long)v.width,
-                type_name(v.type));
+                value_type_name(v.type));
   *out = {v, size, base, v.rows > 0 ? end : base};
   return ROUTEMAT_OK;
 }

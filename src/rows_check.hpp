@@ -22,6 +22,9 @@ struct checked_rows {
 routemat_status check_rows(const routemat_rows* view, const char* name, std::int64_t expected_rows,
                            const char* expected_rows_meaning, checked_rows* out);
 
+// "f32", "f64", "bf16" or "f16" (a checked type).
+const char* value_type_name(routemat_value_type t) noexcept;
+
 // A byte range that is not a rows view (the map's indices).
 checked_rows byte_range(const void* data, std::size_t bytes);
 

@@ -306,7 +306,7 @@ static void check_errors(void) {
   /* An unknown value type: any int is a valid value of a C enum. */
   y_view = view(y, M, 2, 2, (routemat_value_type)5);
   s = routemat_gather(map, &u_view, &y_view);
-  CHECK_ERROR(s, ROUTEMAT_ERROR_INVALID_ARGUMENT, "dst type 5 is neither");
+  CHECK_ERROR(s, ROUTEMAT_ERROR_INVALID_ARGUMENT, "dst type 5 is none of");
   /* stride < width. */
   y_view = view(y, M, 2, 1, ROUTEMAT_F32);
   s = routemat_gather(map, &u_view, &y_view);
@@ -583,11 +583,11 @@ static void catalogue_views(const struct op_info* op, routemat_value_type type) 
   bad = src;
   bad.type = (routemat_value_type)7;
   CHECK_EXACT(op->fn(map, plan, &bad, &dst), ROUTEMAT_ERROR_INVALID_ARGUMENT,
-              "src type 7 is neither ROUTEMAT_F32 nor ROUTEMAT_F64");
+              "src type 7 is none of ROUTEMAT_F32, ROUTEMAT_F64, ROUTEMAT_BF16, ROUTEMAT_F16");
   bad = dst;
   bad.type = (routemat_value_type)7;
   CHECK_EXACT(op->fn(map, plan, &src, &bad), ROUTEMAT_ERROR_INVALID_ARGUMENT,
-              "dst type 7 is neither ROUTEMAT_F32 nor ROUTEMAT_F64");
+              "dst type 7 is none of ROUTEMAT_F32, ROUTEMAT_F64, ROUTEMAT_BF16, ROUTEMAT_F16");
   bad = view(other_out, out_rows, D, D, other);
   snprintf(want, sizeof want, "src holds %s values but dst holds %s", type_name(type),
            type_name(other));

@@ -603,14 +603,14 @@ TEST_CASE_TEMPLATE("bad input: views that do not fit the map are refused, no out
                           "src width 2 differs from dst width 3");
   }
   SUBCASE("src of an unknown value type") {
-    set_raw_type(src, 2);
+    set_raw_type(src, 4);
     CHECK_FAILS(R::call(g.native_handle(), &src, &dst), ROUTEMAT_ERROR_INVALID_ARGUMENT,
-                "src type 2 is neither ROUTEMAT_F32 nor ROUTEMAT_F64");
+                "src type 4 is none of ROUTEMAT_F32, ROUTEMAT_F64, ROUTEMAT_BF16, ROUTEMAT_F16");
   }
   SUBCASE("dst of an unknown value type") {
     set_raw_type(dst, -1);
     CHECK_FAILS(R::call(g.native_handle(), &src, &dst), ROUTEMAT_ERROR_INVALID_ARGUMENT,
-                "dst type -1 is neither ROUTEMAT_F32 nor ROUTEMAT_F64");
+                "dst type -1 is none of ROUTEMAT_F32, ROUTEMAT_F64, ROUTEMAT_BF16, ROUTEMAT_F16");
   }
   SUBCASE("src stride whose element count overflows") {
     src.stride = std::int64_t{1} << 62;  // (rows - 1) * stride >= 2^63
@@ -1079,12 +1079,12 @@ TEST_CASE_TEMPLATE("bad input: plan operations refuse views that do not fit, no 
   SUBCASE("src of an unknown value type (7)") {
     set_raw_type(src, 7);
     CHECK_FAILS(R::call(p.native_handle(), &src, &dst), ROUTEMAT_ERROR_INVALID_ARGUMENT,
-                "src type 7 is neither ROUTEMAT_F32 nor ROUTEMAT_F64");
+                "src type 7 is none of ROUTEMAT_F32, ROUTEMAT_F64, ROUTEMAT_BF16, ROUTEMAT_F16");
   }
   SUBCASE("dst of an unknown value type (7)") {
     set_raw_type(dst, 7);
     CHECK_FAILS(R::call(p.native_handle(), &src, &dst), ROUTEMAT_ERROR_INVALID_ARGUMENT,
-                "dst type 7 is neither ROUTEMAT_F32 nor ROUTEMAT_F64");
+                "dst type 7 is none of ROUTEMAT_F32, ROUTEMAT_F64, ROUTEMAT_BF16, ROUTEMAT_F16");
   }
   SUBCASE("src stride whose element count overflows") {
     src.stride = std::int64_t{1} << 62;  // (rows - 1) * stride >= 2^63
@@ -1559,8 +1559,10 @@ TEST_CASE("bad input: unknown enum values are refused, naming the value") {
     u.fill_values();
     const routemat_rows gather_src = rows_of(u.ptr(), 3, 1, 1);
     const routemat_rows gather_dst = rows_of(y.ptr(), 6, 1, 1);
-    const char* const src_msg = "src type 7 is neither ROUTEMAT_F32 nor ROUTEMAT_F64";
-    const char* const dst_msg = "dst type 7 is neither ROUTEMAT_F32 nor ROUTEMAT_F64";
+    const char* const src_msg =
+        "src type 7 is none of ROUTEMAT_F32, ROUTEMAT_F64, ROUTEMAT_BF16, ROUTEMAT_F16";
+    const char* const dst_msg =
+        "dst type 7 is none of ROUTEMAT_F32, ROUTEMAT_F64, ROUTEMAT_BF16, ROUTEMAT_F16";
     // Calls op(src, dst) with src, then dst, of type 7.
     auto both = [&](auto op, const routemat_rows& s, const routemat_rows& t) {
       routemat_rows bad_s = s, bad_t = t;

@@ -43,9 +43,24 @@ typedef enum routemat_index_type {
   ROUTEMAT_INDEX_TYPE_MAX_ = INT32_MAX
 } routemat_index_type;
 
+/* Row value types. BF16 (bfloat16) and F16 (IEEE binary16) are stored as
+ * their 16-bit patterns (uint16_t in C). Gathers copy their bits exactly;
+ * sums widen them to f32, add in f32 (in the same fixed order as f32 rows,
+ * never fused or reassociated) and round to nearest even when storing:
+ *   the pull (plan scatter-add, sum_forward): once per destination element,
+ *     after adding all its sources to the widened dst (or to 0);
+ *   the push (routemat_scatter_add, ROUTEMAT_PLAN_PUSH): once per routed row,
+ *     dst row read, widened, added and rounded back for every source row.
+ * No f32 copy of dst is ever made. A NaN stays a NaN (made quiet, sign kept),
+ * infinities and -0.0 propagate, and the bits are the same on every ISA and
+ * for any thread count (a NaN's payload aside). As the two kernels round
+ * differently, ROUTEMAT_PLAN_AUTO picks for 16-bit rows by shape alone: the
+ * push when m < n, otherwise the pull. */
 typedef enum routemat_value_type {
   ROUTEMAT_F32 = 0,
   ROUTEMAT_F64 = 1,
+  ROUTEMAT_BF16 = 2,
+  ROUTEMAT_F16 = 3,
   ROUTEMAT_VALUE_TYPE_MIN_ = INT32_MIN,
   ROUTEMAT_VALUE_TYPE_MAX_ = INT32_MAX
 } routemat_value_type;
@@ -54,7 +69,7 @@ typedef enum routemat_value_type {
 typedef enum routemat_isa {
   ROUTEMAT_ISA_SCALAR = 0,
   ROUTEMAT_ISA_SSE4_2 = 1,
-  ROUTEMAT_ISA_AVX2 = 2,   /* AVX2 + FMA */
+  ROUTEMAT_ISA_AVX2 = 2,   /* AVX2 + FMA + F16C */
   ROUTEMAT_ISA_AVX512 = 3, /* AVX-512F */
   ROUTEMAT_ISA_NEON = 4,   /* aarch64 Advanced SIMD */
   ROUTEMAT_ISA_MIN_ = INT32_MIN,
@@ -94,7 +109,8 @@ ROUTEMAT_API routemat_status routemat_gather(const routemat_map* map, const rout
                                              const routemat_rows* dst);
 /* dst += G^T src: src has rows rows, dst has cols rows. Duplicate indices
  * accumulate in row order; the result does not depend on the ISA's lane count
- * for integer-valued inputs. */
+ * for integer-valued inputs. bf16/f16 rows are rounded once per routed row
+ * (see routemat_value_type). */
 ROUTEMAT_API routemat_status routemat_scatter_add(const routemat_map* map, const routemat_rows* src,
                                                   const routemat_rows* dst);
 
@@ -145,7 +161,8 @@ ROUTEMAT_API routemat_status routemat_plan_scatter_add(const routemat_plan* plan
                                                        routemat_write mode);
 
 /* Which kernel plan scatter-adds (and sum_forward) run. Both add every
- * destination's sources in row order, so the result is bitwise the same:
+ * destination's sources in row order, so the result is bitwise the same
+ * (for f32 and f64; 16-bit rows round differently, see routemat_value_type):
  *   AUTO  (default) the push when m < n, and for rows under 256 bytes when
  *         the call runs on one thread or dst takes at most 1 MiB; otherwise
  *         the pull
@@ -176,6 +193,70 @@ ROUTEMAT_API routemat_status routemat_sum_forward(const routemat_plan* plan, con
 ROUTEMAT_API routemat_status routemat_sum_backward(const routemat_plan* plan,
                                                    const routemat_rows* dv,
                                                    const routemat_rows* dx);
+
+/* ---- Bags: weighted routes summed per output row ------------------------------
+ * A bags object groups the m routes of a map (route r reads source row idx[r])
+ * into B bags; bag b holds routes [offsets[b], offsets[b + 1]). It serves
+ * EmbeddingBag (sum, mean), MoE top-k combine (every bag k routes, with
+ * weights) and, with bags of one route, weighted routes:
+ *   forward   Y[b,:] = scale(b) * sum over kept r in bag b of w[r] * U[idx[r],:]
+ *   backward  dU[idx[r],:] += w[r] * scale(b) * dY[b,:]
+ *             dw[r]         = scale(b) * <dY[b,:], U[idx[r],:]>
+ * scale(b) is 1 for ROUTEMAT_REDUCE_SUM and 1 / (kept routes of b) for
+ * ROUTEMAT_REDUCE_MEAN; w[r] is 1 when no weights are given. A dropped route
+ * (index -1, ROUTEMAT_ALLOW_DROP) contributes nothing, counts for no mean,
+ * receives no gradient (dU untouched) and gets dw[r] = 0; a bag with no kept
+ * route gives a row of zeros. The gathered rows are never materialised.
+ * Rows and weights are f32 or f64 (weights and dw of the rows' type).
+ *
+ * The backward is deterministic: its bits do not depend on the thread count.
+ * Without a plan it adds the routes into dU in route order (sharded over
+ * destination ranges for rows of 256 bytes or more); with a plan of the same
+ * map it pulls (every dU row written once, its routes in increasing order):
+ * the same bits either way. dw is written once per route.
+ *
+ * The object copies the map's description and the offsets (as 8-byte values)
+ * and precomputes each route's bag and each bag's kept routes: 8 * (2B + 1 + m)
+ * bytes plus a header. Like the map, it reads the caller's indices, which must
+ * outlive it. */
+typedef struct routemat_bags routemat_bags;
+
+typedef enum routemat_reduce {
+  ROUTEMAT_REDUCE_SUM = 0,
+  ROUTEMAT_REDUCE_MEAN = 1,
+  ROUTEMAT_REDUCE_MIN_ = INT32_MIN,
+  ROUTEMAT_REDUCE_MAX_ = INT32_MAX
+} routemat_reduce;
+
+/* Bags given by offsets[bags + 1] of offset_type: offsets[0] == 0,
+ * non-decreasing, offsets[bags] == the map's rows m (empty bags allowed). */
+ROUTEMAT_API routemat_status routemat_bags_create(routemat_bags** out, const routemat_map* map,
+                                                  int64_t bags, const void* offsets,
+                                                  routemat_index_type offset_type);
+/* Bags of exactly bag_size routes each (bag_size >= 1, m a multiple of it):
+ * B = m / bag_size. MoE top-k combine is bag_size k; weighted routes 1. */
+ROUTEMAT_API routemat_status routemat_bags_create_fixed(routemat_bags** out,
+                                                        const routemat_map* map, int64_t bag_size);
+ROUTEMAT_API void routemat_bags_destroy(routemat_bags* bags);
+ROUTEMAT_API int64_t routemat_bags_count(const routemat_bags* bags); /* B */
+
+/* Y = the bags' reduction of U: u has the map's cols n rows, y has B rows,
+ * same width and type. weights: weight_count (== m) values of the rows' type,
+ * or NULL with weight_count 0 for all ones. Overwrites y. */
+ROUTEMAT_API routemat_status routemat_bag_forward(const routemat_bags* bags, const routemat_rows* u,
+                                                  const void* weights, int64_t weight_count,
+                                                  routemat_reduce reduce, const routemat_rows* y);
+/* The transpose of routemat_bag_forward and the weights' gradient:
+ * du (n rows) += ..., and dw[dw_count == m] = ... (overwritten). Either du or
+ * dw may be NULL (dw_count 0) to skip it (both: a checked no-op); u (n rows) is needed for
+ * dw only and may be NULL otherwise. plan: NULL, or a plan of the bags' map
+ * (the pull). weights and reduce as in the forward. */
+ROUTEMAT_API routemat_status routemat_bag_backward(const routemat_bags* bags,
+                                                   const routemat_plan* plan,
+                                                   const routemat_rows* dy, const routemat_rows* u,
+                                                   const void* weights, int64_t weight_count,
+                                                   routemat_reduce reduce, const routemat_rows* du,
+                                                   void* dw, int64_t dw_count);
 
 /* ---- Threads ------------------------------------------------------------------
  * Every operation splits its rows into shards and runs them through a
@@ -208,7 +289,8 @@ ROUTEMAT_API int32_t routemat_get_num_threads(void);
  * them (x86) and its rows start and end on SIMD-register boundaries: the
  * lines go straight to memory without being read first and without evicting
  * the caches' working set. Default 8 MiB; a negative value turns streaming
- * off, 0 streams every such output. Results are identical either way. */
+ * off, 0 streams every such output. Results are identical either way. Sums of
+ * bf16/f16 rows are never streamed (their gathers are). */
 ROUTEMAT_API routemat_status routemat_set_stream_threshold(int64_t bytes);
 ROUTEMAT_API int64_t routemat_get_stream_threshold(void);
 

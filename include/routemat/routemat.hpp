@@ -7,6 +7,7 @@
 #define ROUTEMAT_HPP
 
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -46,15 +47,89 @@ class error : public std::runtime_error {
 };
 
 namespace detail {
+inline std::uint32_t float_bits(float x) noexcept {
+  std::uint32_t b;
+  std::memcpy(&b, &x, sizeof b);
+  return b;
+}
+inline float bits_float(std::uint32_t b) noexcept {
+  float x;
+  std::memcpy(&x, &b, sizeof x);
+  return x;
+}
+}  // namespace detail
+
+// bfloat16 and IEEE binary16 row values (ROUTEMAT_BF16, ROUTEMAT_F16): the
+// 16-bit pattern, with conversions from float (round to nearest even, NaN made
+// quiet with its sign) and to float (exact), the same as the library's.
+struct bf16 {
+  std::uint16_t bits;
+
+  bf16() = default;
+  explicit bf16(float x) noexcept : bits(from_float(x)) {}
+  explicit operator float() const noexcept { return detail::bits_float(std::uint32_t{bits} << 16); }
+  static constexpr bf16 from_bits(std::uint16_t b) noexcept { return bf16(b, 0); }
+
+ private:
+  constexpr bf16(std::uint16_t b, int) noexcept : bits(b) {}
+  static std::uint16_t from_float(float x) noexcept {
+    const std::uint32_t b = detail::float_bits(x);
+    if ((b & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((b >> 16) | 0x0040u);
+    return static_cast<std::uint16_t>((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
+  }
+};
+
+struct f16 {
+  std::uint16_t bits;
+
+  f16() = default;
+  explicit f16(float x) noexcept : bits(from_float(x)) {}
+  explicit operator float() const noexcept {
+    const std::uint32_t sign = std::uint32_t{bits & 0x8000u} << 16;
+    const std::uint32_t exp = (bits >> 10) & 0x1Fu, mant = bits & 0x3FFu;
+    if (exp == 0x1F)
+      return detail::bits_float(sign | 0x7F800000u | (mant << 13) | (mant != 0 ? 0x00400000u : 0u));
+    if (exp != 0) return detail::bits_float(sign | ((exp + 112) << 23) | (mant << 13));
+    const float magnitude = static_cast<float>(mant) * detail::bits_float(0x33800000u);  // 2^-24
+    return detail::bits_float(sign | detail::float_bits(magnitude));
+  }
+  static constexpr f16 from_bits(std::uint16_t b) noexcept { return f16(b, 0); }
+
+ private:
+  constexpr f16(std::uint16_t b, int) noexcept : bits(b) {}
+  static std::uint16_t from_float(float x) noexcept {
+    const std::uint32_t b = detail::float_bits(x);
+    const auto sign = static_cast<std::uint16_t>((b >> 16) & 0x8000u);
+    const std::uint32_t a = b & 0x7FFFFFFFu;
+    if (a > 0x7F800000u) return static_cast<std::uint16_t>(sign | 0x7E00u | ((a >> 13) & 0x3FFu));
+    if (a >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);
+    if (a >= 0x38800000u) {
+      const std::uint32_t r = a - 0x38000000u;
+      return static_cast<std::uint16_t>(sign | ((r + 0xFFFu + ((r >> 13) & 1u)) >> 13));
+    }
+    if (a <= 0x33000000u) return sign;
+    const std::uint32_t exp = a >> 23, mant = (a & 0x7FFFFFu) | 0x800000u, shift = 126 - exp;
+    return static_cast<std::uint16_t>(
+        sign | ((mant + (1u << (shift - 1)) - 1u + ((mant >> shift) & 1u)) >> shift));
+  }
+};
+static_assert(sizeof(bf16) == 2 && std::is_trivially_copyable_v<bf16>, "bf16 is its 16 bits");
+static_assert(sizeof(f16) == 2 && std::is_trivially_copyable_v<f16>, "f16 is its 16 bits");
+
+namespace detail {
 inline void check(routemat_status s) {
   if (s != ROUTEMAT_OK) throw error(static_cast<status>(s), routemat_last_error());
 }
 template <class T>
 constexpr routemat_value_type value_type_of() {
   using U = std::remove_const_t<T>;
-  static_assert(std::is_same_v<U, float> || std::is_same_v<U, double>,
-                "routemat rows hold float or double");
-  return std::is_same_v<U, float> ? ROUTEMAT_F32 : ROUTEMAT_F64;
+  static_assert(std::is_same_v<U, float> || std::is_same_v<U, double> || std::is_same_v<U, bf16> ||
+                    std::is_same_v<U, f16>,
+                "routemat rows hold float, double, routemat::bf16 or routemat::f16");
+  if constexpr (std::is_same_v<U, float>) return ROUTEMAT_F32;
+  if constexpr (std::is_same_v<U, double>) return ROUTEMAT_F64;
+  if constexpr (std::is_same_v<U, bf16>) return ROUTEMAT_BF16;
+  return ROUTEMAT_F16;
 }
 }  // namespace detail
 
@@ -215,6 +290,86 @@ void sum_forward(const plan& p, const rows_view<S>& x, const rows_view<T>& v) {
 template <class S, class T>
 void sum_backward(const plan& p, const rows_view<S>& dv, const rows_view<T>& dx) {
   detail::route(routemat_sum_backward, p.native_handle(), dv, dx);
+}
+
+// ---- Bags (see routemat.h): weighted routes summed per output row ----------
+
+enum class reduce : std::int32_t { sum = ROUTEMAT_REDUCE_SUM, mean = ROUTEMAT_REDUCE_MEAN };
+
+// m values, one per route (weights, weight gradients). data == nullptr (count
+// 0): none, i.e. all-ones weights or a skipped dw.
+template <class T>
+struct route_values {
+  T* data = nullptr;
+  std::int64_t count = 0;
+
+  route_values() = default;
+  route_values(T* data_, std::int64_t count_) : data(data_), count(count_) {}
+};
+
+// A map's routes grouped into bags: by offsets[bags + 1] (offsets[0] == 0,
+// non-decreasing, offsets[bags] == m), or every bag `size` routes
+// (bags::fixed). Reads the map's indices, which must outlive it. Move-only.
+class bags {
+ public:
+  bags(const map& g, std::int64_t count, const std::int32_t* offsets) {
+    detail::check(
+        routemat_bags_create(&handle_, g.native_handle(), count, offsets, ROUTEMAT_INT32));
+  }
+  bags(const map& g, std::int64_t count, const std::int64_t* offsets) {
+    detail::check(
+        routemat_bags_create(&handle_, g.native_handle(), count, offsets, ROUTEMAT_INT64));
+  }
+  static bags fixed(const map& g, std::int64_t size) {
+    bags b;
+    detail::check(routemat_bags_create_fixed(&b.handle_, g.native_handle(), size));
+    return b;
+  }
+  bags(bags&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  bags& operator=(bags&& other) noexcept {
+    std::swap(handle_, other.handle_);
+    return *this;
+  }
+  bags(const bags&) = delete;
+  bags& operator=(const bags&) = delete;
+  ~bags() { routemat_bags_destroy(handle_); }
+
+  std::int64_t count() const noexcept { return routemat_bags_count(handle_); }
+  const routemat_bags* native_handle() const noexcept { return handle_; }
+
+ private:
+  bags() = default;
+  routemat_bags* handle_ = nullptr;
+};
+
+// y[b,:] = scale(b) * sum over the kept routes r of bag b of w[r] * u[idx[r],:].
+template <class S, class T, class W = const std::remove_const_t<S>>
+void bag_forward(const bags& b, const rows_view<S>& u, const rows_view<T>& y,
+                 reduce r = reduce::sum, route_values<W> weights = {}) {
+  static_assert(
+      std::is_same_v<std::remove_const_t<S>, T> && std::is_same_v<std::remove_const_t<W>, T>,
+      "u, y and the weights hold the same value type; y is mutable");
+  const routemat_rows uv = u.c_view(), yv = y.c_view();
+  detail::check(routemat_bag_forward(b.native_handle(), &uv, weights.data, weights.count,
+                                     static_cast<routemat_reduce>(r), &yv));
+}
+
+// du += the transpose of bag_forward applied to dy, and dw[r] = scale(b) *
+// <dy[b,:], u[idx[r],:]>. du == nullptr or dw.data == nullptr skips that
+// output; u is needed for dw only. p: nullptr, or a plan of the
+// bags' map (the pull); the bits are the same either way.
+template <class T>
+void bag_backward(const bags& b, const rows_view<const T>& dy, const rows_view<const T>* u,
+                  const rows_view<T>* du, route_values<T> dw, reduce r = reduce::sum,
+                  route_values<const T> weights = {}, const plan* p = nullptr) {
+  const routemat_rows dyv = dy.c_view();
+  routemat_rows uv{}, duv{};
+  if (u != nullptr) uv = u->c_view();
+  if (du != nullptr) duv = du->c_view();
+  detail::check(routemat_bag_backward(
+      b.native_handle(), p != nullptr ? p->native_handle() : nullptr, &dyv,
+      u != nullptr ? &uv : nullptr, weights.data, weights.count, static_cast<routemat_reduce>(r),
+      du != nullptr ? &duv : nullptr, dw.data, dw.count));
 }
 
 // Threads of the library's own pool (0: one per hardware thread).
