@@ -1,22 +1,20 @@
 // 16-bit float storage (bf16, f16) for one ISA: the storage types, their
 // accumulator (f32), and the conversions between them, one element at a time
-// and one register of f32 lanes at a time.
-//   bf16 -> f32  exact: the bits shifted left by 16
-//   f32 -> bf16  round to nearest even: (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16,
-//                a NaN made quiet (bit 6 set) with its sign and top payload bits
-//   f16 <-> f32  the hardware where the ISA has it (F16C on avx2, AVX-512F,
-//                NEON), an exact software conversion (subnormals, infinities,
-//                NaN quieted, round to nearest even) on scalar and sse4_2
+// (routemat/half.h, the conversions the public API gives callers) and one
+// register of f32 lanes at a time:
+//   bf16 <-> f32  integer shifts and adds, the rounding of routemat_f32_to_bf16
+//   f16 <-> f32   the hardware where the ISA has it (F16C on avx2, AVX-512F,
+//                 NEON), else the element conversions lane by lane
 // Every ISA gives the same bits for every input (tests/test_half_types.cpp).
 // xsimd 8.1 has no 16-bit float batches, so this file calls the intrinsics.
 #ifndef ROUTEMAT_HALF_CONVERT_HPP
 #define ROUTEMAT_HALF_CONVERT_HPP
 
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 
 #include "kernels/isa_namespace.hpp"
+#include "routemat/half.h"
 
 #if defined(ROUTEMAT_XSIMD_ARCH) && defined(__SSE4_1__)
 #include <immintrin.h>
@@ -43,68 +41,20 @@ constexpr bool is_half_v = std::is_same_v<T, bf16_storage> || std::is_same_v<T, 
 template <class T>
 using accumulator_t = std::conditional_t<is_half_v<T>, float, T>;
 
-inline std::uint32_t float_bits(float x) noexcept {
-  std::uint32_t b;
-  std::memcpy(&b, &x, sizeof b);
-  return b;
-}
-inline float bits_float(std::uint32_t b) noexcept {
-  float x;
-  std::memcpy(&x, &b, sizeof x);
-  return x;
-}
-
-// ---- One element -------------------------------------------------------------
+// ---- One element: the public header's conversions (routemat/half.h) ---------
 
 inline float widen(float x) noexcept { return x; }
 inline double widen(double x) noexcept { return x; }
-inline float widen(bf16_storage v) noexcept { return bits_float(std::uint32_t{v.bits} << 16); }
-
-inline std::uint16_t bf16_round(std::uint32_t b) noexcept {
-  if ((b & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((b >> 16) | 0x0040u);
-  return static_cast<std::uint16_t>((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
-}
-
-// f16 in software: exact, the same bits as the hardware conversions.
-inline float f16_widen_soft(std::uint16_t h) noexcept {
-  const std::uint32_t sign = std::uint32_t{h & 0x8000u} << 16;
-  const std::uint32_t exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu;
-  if (exp == 0x1F)  // infinity, or NaN made quiet (as F16C and NEON do)
-    return bits_float(sign | 0x7F800000u | (mant << 13) | (mant != 0 ? 0x00400000u : 0u));
-  if (exp != 0) return bits_float(sign | ((exp + 112) << 23) | (mant << 13));
-  // Zero or subnormal: mant * 2^-24, exact in f32.
-  const float magnitude = static_cast<float>(mant) * bits_float(0x33800000u);  // 2^-24
-  return bits_float(sign | float_bits(magnitude));
-}
-
-inline std::uint16_t f16_narrow_soft(float x) noexcept {
-  const std::uint32_t b = float_bits(x);
-  const auto sign = static_cast<std::uint16_t>((b >> 16) & 0x8000u);
-  const std::uint32_t a = b & 0x7FFFFFFFu;
-  if (a > 0x7F800000u)  // NaN: quiet, top payload bits kept
-    return static_cast<std::uint16_t>(sign | 0x7E00u | ((a >> 13) & 0x3FFu));
-  if (a >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // >= 65520: inf
-  if (a >= 0x38800000u) {  // a normal f16 (>= 2^-14): rebias, round to nearest even
-    const std::uint32_t r = a - 0x38000000u;
-    return static_cast<std::uint16_t>(sign | ((r + 0xFFFu + ((r >> 13) & 1u)) >> 13));
-  }
-  if (a <= 0x33000000u) return sign;  // <= 2^-25 (the tie rounds to even: zero)
-  // A subnormal f16: k * 2^-24 with k = (mantissa with its leading 1) >> shift, rounded.
-  const std::uint32_t exp = a >> 23, mant = (a & 0x7FFFFFu) | 0x800000u;
-  const std::uint32_t shift = 126 - exp;  // 14 .. 24
-  const std::uint32_t k = (mant + (1u << (shift - 1)) - 1u + ((mant >> shift) & 1u)) >> shift;
-  return static_cast<std::uint16_t>(sign | k);
-}
-
-inline float widen(f16_storage v) noexcept { return f16_widen_soft(v.bits); }
+inline float widen(bf16_storage v) noexcept { return routemat_bf16_to_f32(v.bits); }
+inline float widen(f16_storage v) noexcept { return routemat_f16_to_f32(v.bits); }
 
 // The storage value of an accumulator.
 template <class T>
 inline T narrow(accumulator_t<T> x) noexcept {
   if constexpr (std::is_same_v<T, bf16_storage>) {
-    return {bf16_round(float_bits(x))};
+    return {routemat_f32_to_bf16(x)};
   } else if constexpr (std::is_same_v<T, f16_storage>) {
-    return {f16_narrow_soft(x)};
+    return {routemat_f32_to_f16(x)};
   } else {
     return x;
   }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "routemat/export.h"
+#include "routemat/half.h" /* routemat_f32_to_bf16 and the other conversions */
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,7 +45,8 @@ typedef enum routemat_index_type {
 } routemat_index_type;
 
 /* Row value types. BF16 (bfloat16) and F16 (IEEE binary16) are stored as
- * their 16-bit patterns (uint16_t in C). Gathers copy their bits exactly;
+ * their 16-bit patterns (uint16_t in C; routemat/half.h converts them to and
+ * from float as the library does). Gathers copy their bits exactly;
  * sums widen them to f32, add in f32 (in the same fixed order as f32 rows,
  * never fused or reassociated) and round to nearest even when storing:
  *   the pull (plan scatter-add, sum_forward): once per destination element,

@@ -7,7 +7,6 @@
 #define ROUTEMAT_HPP
 
 #include <cstdint>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -46,72 +45,31 @@ class error : public std::runtime_error {
   status code_;
 };
 
-namespace detail {
-inline std::uint32_t float_bits(float x) noexcept {
-  std::uint32_t b;
-  std::memcpy(&b, &x, sizeof b);
-  return b;
-}
-inline float bits_float(std::uint32_t b) noexcept {
-  float x;
-  std::memcpy(&x, &b, sizeof x);
-  return x;
-}
-}  // namespace detail
-
 // bfloat16 and IEEE binary16 row values (ROUTEMAT_BF16, ROUTEMAT_F16): the
-// 16-bit pattern, with conversions from float (round to nearest even, NaN made
-// quiet with its sign) and to float (exact), the same as the library's.
+// 16-bit pattern, with the library's conversions (routemat/half.h): from float
+// rounding to nearest even, to float exactly.
 struct bf16 {
   std::uint16_t bits;
 
   bf16() = default;
-  explicit bf16(float x) noexcept : bits(from_float(x)) {}
-  explicit operator float() const noexcept { return detail::bits_float(std::uint32_t{bits} << 16); }
+  explicit bf16(float x) noexcept : bits(routemat_f32_to_bf16(x)) {}
+  explicit operator float() const noexcept { return routemat_bf16_to_f32(bits); }
   static constexpr bf16 from_bits(std::uint16_t b) noexcept { return bf16(b, 0); }
 
  private:
   constexpr bf16(std::uint16_t b, int) noexcept : bits(b) {}
-  static std::uint16_t from_float(float x) noexcept {
-    const std::uint32_t b = detail::float_bits(x);
-    if ((b & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((b >> 16) | 0x0040u);
-    return static_cast<std::uint16_t>((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
-  }
 };
 
 struct f16 {
   std::uint16_t bits;
 
   f16() = default;
-  explicit f16(float x) noexcept : bits(from_float(x)) {}
-  explicit operator float() const noexcept {
-    const std::uint32_t sign = std::uint32_t{bits & 0x8000u} << 16;
-    const std::uint32_t exp = (bits >> 10) & 0x1Fu, mant = bits & 0x3FFu;
-    if (exp == 0x1F)
-      return detail::bits_float(sign | 0x7F800000u | (mant << 13) | (mant != 0 ? 0x00400000u : 0u));
-    if (exp != 0) return detail::bits_float(sign | ((exp + 112) << 23) | (mant << 13));
-    const float magnitude = static_cast<float>(mant) * detail::bits_float(0x33800000u);  // 2^-24
-    return detail::bits_float(sign | detail::float_bits(magnitude));
-  }
+  explicit f16(float x) noexcept : bits(routemat_f32_to_f16(x)) {}
+  explicit operator float() const noexcept { return routemat_f16_to_f32(bits); }
   static constexpr f16 from_bits(std::uint16_t b) noexcept { return f16(b, 0); }
 
  private:
   constexpr f16(std::uint16_t b, int) noexcept : bits(b) {}
-  static std::uint16_t from_float(float x) noexcept {
-    const std::uint32_t b = detail::float_bits(x);
-    const auto sign = static_cast<std::uint16_t>((b >> 16) & 0x8000u);
-    const std::uint32_t a = b & 0x7FFFFFFFu;
-    if (a > 0x7F800000u) return static_cast<std::uint16_t>(sign | 0x7E00u | ((a >> 13) & 0x3FFu));
-    if (a >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);
-    if (a >= 0x38800000u) {
-      const std::uint32_t r = a - 0x38000000u;
-      return static_cast<std::uint16_t>(sign | ((r + 0xFFFu + ((r >> 13) & 1u)) >> 13));
-    }
-    if (a <= 0x33000000u) return sign;
-    const std::uint32_t exp = a >> 23, mant = (a & 0x7FFFFFu) | 0x800000u, shift = 126 - exp;
-    return static_cast<std::uint16_t>(
-        sign | ((mant + (1u << (shift - 1)) - 1u + ((mant >> shift) & 1u)) >> shift));
-  }
 };
 static_assert(sizeof(bf16) == 2 && std::is_trivially_copyable_v<bf16>, "bf16 is its 16 bits");
 static_assert(sizeof(f16) == 2 && std::is_trivially_copyable_v<f16>, "f16 is its 16 bits");
