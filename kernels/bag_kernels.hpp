@@ -3,7 +3,8 @@
 // backward kernels, the push in route order and the plan's pull by
 // destination. Both backward kernels run every route through route_row, so
 // every element of dU and every dw sees the same operations in the same
-// order: the push and the pull give the same bits.
+// order: the push and the pull give the same bits (for 16-bit rows too: each
+// route's update of a dU row is rounded as it is stored, in both).
 //
 // Templates over the storage type T of the rows and the accumulator type A:
 // bag_storage<T, A> says how a T is read into A and written back, so a
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/half_convert.hpp"
 #include "kernels/isa_namespace.hpp"
 #include "kernels/kernel_table.hpp"
 
@@ -37,6 +39,22 @@ struct bag_storage<T, T> {
   static void store(T* p, const typename vec<arch, T>::batch& b) noexcept { b.store_unaligned(p); }
 #endif
 };
+
+// 16-bit storage in f32 accumulators: widened on load, rounded to nearest
+// even on every store (kernels/half_convert.hpp).
+template <class T>
+struct half_bag_storage {
+  static float to_acc(T v) noexcept { return widen(v); }
+  static T from_acc(float v) noexcept { return narrow<T>(v); }
+#ifdef ROUTEMAT_XSIMD_ARCH
+  static f32_batch load(const T* p) noexcept { return load_widened(p); }
+  static void store(T* p, const f32_batch& b) noexcept { store_narrowed(p, b); }
+#endif
+};
+template <>
+struct bag_storage<bf16_storage, float> : half_bag_storage<bf16_storage> {};
+template <>
+struct bag_storage<f16_storage, float> : half_bag_storage<f16_storage> {};
 
 // a * b + c and the sum of the lanes on batches. The scalar ISA has no
 // batches: there they are declared only, for the branches it discards.
@@ -196,7 +214,7 @@ struct bag_forward_op {
       std::int64_t r0 = first;
       while (r0 < last && idx[r0] < 0) ++r0;
       if (r0 == last) {
-        for (std::int64_t k = 0; k < width; ++k) row[k] = T(0);
+        for (std::int64_t k = 0; k < width; ++k) row[k] = bag_storage<T, A>::from_acc(A(0));
         continue;
       }
       const bool scaled = a.mean && a.kept[b] > 1;

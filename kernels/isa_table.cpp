@@ -23,7 +23,7 @@ constexpr void fill_values(kernels_by_type& k) {
   fill_indices<Op, f16_storage>(k[3]);
 }
 // Bag kernels: Op<T, A, I> for storage T accumulating in A (f32, f64 in
-// themselves), I the map's or the plan's index type.
+// themselves, bf16 and f16 in f32), I the map's or the plan's index type.
 template <template <class, class, class> class Op, class T, class A>
 constexpr void fill_bag_indices(bag_kernel (&k)[2]) {
   k[0] = &Op<T, A, std::int32_t>::run;
@@ -33,6 +33,8 @@ template <template <class, class, class> class Op>
 constexpr void fill_bag_values(bag_kernels_by_type& k) {
   fill_bag_indices<Op, float, float>(k[0]);
   fill_bag_indices<Op, double, double>(k[1]);
+  fill_bag_indices<Op, bf16_storage, float>(k[2]);
+  fill_bag_indices<Op, f16_storage, float>(k[3]);
 }
 constexpr kernel_table make_table() {
   kernel_table t{};

@@ -79,9 +79,9 @@ struct bag_args {
 
 using bag_kernel = void (*)(const bag_args&) noexcept;
 
-// Indexed [value type: f32, f64][index type: int32, int64] (the map's for
-// bag_forward and bag_push, the plan's CSR type for bag_pull).
-using bag_kernels_by_type = bag_kernel[2][2];
+// Indexed [value type: f32, f64, bf16, f16][index type: int32, int64] (the
+// map's for bag_forward and bag_push, the plan's CSR type for bag_pull).
+using bag_kernels_by_type = bag_kernel[4][2];
 
 struct kernel_table {
   kernels_by_type gather[2];  // [map has dropped rows]

@@ -16,18 +16,7 @@
 namespace routemat {
 namespace {
 
-// The value types the bag kernels are instantiated for, as kernel table rows.
-bool bag_type_supported(routemat_value_type t) { return t == ROUTEMAT_F32 || t == ROUTEMAT_F64; }
-
 const char* type_name(routemat_value_type t) { return value_type_name(t); }
-
-// A value type the rows check accepts but the bag kernels do not have (yet).
-routemat_status check_bag_type(const checked_rows& v, const char* name) {
-  if (bag_type_supported(v.view.type)) return ROUTEMAT_OK;
-  return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT,
-              "%s holds %s values; bag operations take f32 or f64 rows", name,
-              type_name(v.view.type));
-}
 
 routemat_status check_reduce(routemat_reduce reduce) {
   if (reduce == ROUTEMAT_REDUCE_SUM || reduce == ROUTEMAT_REDUCE_MEAN) return ROUTEMAT_OK;
@@ -144,7 +133,6 @@ routemat_status bag_forward(const routemat_bags* bags, const routemat_rows* u, c
   checked_rows in{}, out{}, w{};
   if ((s = check_rows(u, "u", map.cols, "the map's cols n", &in)) != ROUTEMAT_OK ||
       (s = check_rows(y, "y", bags->count, "the bags B", &out)) != ROUTEMAT_OK ||
-      (s = check_bag_type(in, "u")) != ROUTEMAT_OK ||
       (s = check_same_shape(in, "u", out, "y")) != ROUTEMAT_OK ||
       (s = check_per_route(weights, weight_count, "weights", "weight_count", "one weight per route",
                            map.rows, in.element_size, &w)) != ROUTEMAT_OK)
@@ -199,9 +187,7 @@ routemat_status bag_backward(const routemat_bags* bags, const routemat_plan* pla
   if (plan != nullptr && !same_map(plan->map, map))
     return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT, "plan was built from another map than the bags");
   checked_rows grad_in{}, src{}, grad{}, w{}, wgrad{};
-  if ((s = check_rows(dy, "dy", bags->count, "the bags B", &grad_in)) != ROUTEMAT_OK ||
-      (s = check_bag_type(grad_in, "dy")) != ROUTEMAT_OK)
-    return s;
+  if ((s = check_rows(dy, "dy", bags->count, "the bags B", &grad_in)) != ROUTEMAT_OK) return s;
   if (du != nullptr &&
       ((s = check_rows(du, "du", map.cols, "the map's cols n", &grad)) != ROUTEMAT_OK ||
        (s = check_same_shape(grad_in, "dy", grad, "du")) != ROUTEMAT_OK))

@@ -48,22 +48,25 @@ std::vector<T> random_weights(std::int64_t m, std::uint32_t seed, bool integer_v
   std::uniform_int_distribution<int> integer(-3, 3);
   std::uniform_real_distribution<double> real(-1.0, 1.0);
   std::vector<T> w(static_cast<std::size_t>(m));
-  for (auto& v : w) v = integer_valued ? static_cast<T>(integer(rng)) : static_cast<T>(real(rng));
+  for (auto& v : w) v = test::from_double<T>(integer_valued ? integer(rng) : real(rng));
   return w;
 }
 
 template <class T>
 void fill_gaps(test::block<T>& b) {
   for (std::int64_t r = 0; r + 1 < b.rows; ++r)
-    for (std::int64_t k = b.width; k < b.stride; ++k) b.at(r, k) = static_cast<T>(gap_value);
+    for (std::int64_t k = b.width; k < b.stride; ++k) b.at(r, k) = test::from_double<T>(gap_value);
 }
 
 template <class T>
 std::int64_t gaps_changed(const test::block<T>& b) {
+  const T gap = test::from_double<T>(gap_value);
   std::int64_t changed = 0;
   for (std::int64_t r = 0; r + 1 < b.rows; ++r)
-    for (std::int64_t k = b.width; k < b.stride; ++k)
-      changed += b.at(r, k) != static_cast<T>(gap_value);
+    for (std::int64_t k = b.width; k < b.stride; ++k) {
+      const T v = b.at(r, k);
+      changed += std::memcmp(&v, &gap, sizeof v) != 0;
+    }
   return changed;
 }
 
@@ -88,7 +91,7 @@ std::vector<double> dense_bag_matrix(const std::vector<I>& idx,
     for (std::int64_t r = offsets[b]; r < offsets[b + 1]; ++r) kept += idx[r] >= 0;
     const double scale = mean && kept > 0 ? 1.0 / static_cast<double>(kept) : 1.0;
     for (std::int64_t r = offsets[b]; r < offsets[b + 1]; ++r) {
-      const double w = weights.empty() ? 1.0 : static_cast<double>(weights[r]);
+      const double w = weights.empty() ? 1.0 : test::to_double(weights[r]);
       for (std::int64_t j = 0; j < n; ++j) {
         const double gij = g[static_cast<std::size_t>(r * n + j)];
         if (gij != 0.0)
@@ -113,18 +116,50 @@ std::vector<double> dense_product(const std::vector<double>& p, std::int64_t row
                                    : p[static_cast<std::size_t>(i * cols + j)];
       if (pij == 0.0) continue;
       for (std::int64_t k = 0; k < d; ++k) {
-        const double v = static_cast<double>(x.at(j, k));
+        const double v = test::to_double(x.at(j, k));
         out[static_cast<std::size_t>(i * d + k)] += pij * (magnitude ? std::abs(v) : v);
       }
     }
   return out;
 }
 
-// Tolerance on random inputs: a few ulps of T per term of the longest sum,
-// relative to the sum of the terms' magnitudes.
+// Tolerance on random inputs, relative to the sum of the terms' magnitudes:
+// a few ulps of the accumulator per term of the longest sum, and for 16-bit
+// rows the one rounding of the result.
 template <class T>
 double tolerance(std::int64_t terms) {
-  return 4.0 * static_cast<double>(terms + 2) * std::numeric_limits<T>::epsilon();
+  const double per_term = 4.0 * static_cast<double>(terms + 2);
+  if constexpr (test::is_half_v<T>) return per_term * test::epsilon<float>() + test::epsilon<T>();
+  return per_term * test::epsilon<T>();
+}
+
+// The same for dU, which 16-bit rows round once per route added into a row:
+// up to `hottest` roundings of a partial sum no larger than the bound.
+template <class T>
+double accumulate_tolerance(std::int64_t terms, std::int64_t hottest) {
+  if constexpr (test::is_half_v<T>)
+    return tolerance<T>(terms) + static_cast<double>(hottest + 1) * test::epsilon<T>();
+  return tolerance<T>(terms);
+}
+
+// The absolute error a result in T's subnormal range may have on top of the
+// relative one: f16's subnormals are 2^-24 apart (f32's and bf16's, far
+// below any sum here, are taken as 0).
+template <class T>
+constexpr double subnormal_spacing() {
+  return std::is_same_v<T, routemat::f16> ? 0x1p-24 : 0.0;
+}
+
+// Integer-valued f16 rows in [-4, 4] rather than [-64, 64], so that no exact
+// sum or dot of the catalogue leaves f16's range (65504).
+template <class T>
+void fit_f16_range(test::block<T>& b, bool integer_valued) {
+  if constexpr (std::is_same_v<T, routemat::f16>) {
+    if (!integer_valued) return;
+    for (auto& v : b.data) v = T(std::trunc(static_cast<float>(v) / 16.0f));
+  } else {
+    (void)b, (void)integer_valued;
+  }
 }
 
 // Elements of `got` (rows x width) that miss the reference: exactly (exact) or
@@ -136,9 +171,9 @@ std::int64_t misses(const test::block<T>& got, const std::vector<double>& want,
   for (std::int64_t r = 0; r < got.rows; ++r)
     for (std::int64_t k = 0; k < got.width; ++k) {
       const auto e = static_cast<std::size_t>(r * got.width + k);
-      const double g = static_cast<double>(got.at(r, k));
-      wrong += exact ? g != static_cast<double>(static_cast<T>(want[e]))
-                     : !(std::abs(g - want[e]) <= tol * bound[e]);
+      const double g = test::to_double(got.at(r, k));
+      wrong += exact ? g != test::to_double(test::from_double<T>(want[e]))
+                     : !(std::abs(g - want[e]) <= tol * bound[e] + subnormal_spacing<T>());
     }
   return wrong;
 }
@@ -187,6 +222,11 @@ void check_bags(const bag_shape& c, std::uint32_t seed) {
   std::int64_t longest = 0;  // routes of the longest bag, and the longest dot
   for (std::int64_t b = 0; b < bags_count; ++b)
     longest = std::max(longest, offsets[b + 1] - offsets[b]);
+  std::vector<std::int64_t> in_degree(static_cast<std::size_t>(c.n), 0);
+  for (const I j : idx)
+    if (j >= 0) ++in_degree[static_cast<std::size_t>(j)];
+  const std::int64_t hottest =
+      in_degree.empty() ? 0 : *std::max_element(in_degree.begin(), in_degree.end());
 
   const std::vector<double> p = dense_bag_matrix(idx, offsets, c.n, weights, c.mean, false);
   const std::vector<double> p_abs = dense_bag_matrix(idx, offsets, c.n, weights, c.mean, true);
@@ -194,6 +234,7 @@ void check_bags(const bag_shape& c, std::uint32_t seed) {
   // Forward.
   test::block<T> u(c.n, c.d, c.s.src), y(bags_count, c.d, c.s.dst);
   test::fill(u, seed + 3, c.integer_valued);
+  fit_f16_range(u, c.integer_valued);
   fill_gaps(y);
   routemat::bag_forward(bags, u.cview(), y.view(), reduce, w);
   const std::vector<double> y_ref = dense_product(p, bags_count, c.n, u, false, false);
@@ -205,14 +246,16 @@ void check_bags(const bag_shape& c, std::uint32_t seed) {
   test::block<T> dy(bags_count, c.d, c.s.dst), du(c.n, c.d, c.s.src);
   test::fill(dy, seed + 4, c.integer_valued);
   test::fill(du, seed + 5, c.integer_valued);
+  fit_f16_range(dy, c.integer_valued);
+  fit_f16_range(du, c.integer_valued);
   fill_gaps(du);
   std::vector<double> du_ref = dense_product(p, c.n, bags_count, dy, true, false);
   std::vector<double> du_bound = dense_product(p_abs, c.n, bags_count, dy, true, true);
   for (std::int64_t j = 0; j < c.n; ++j)
     for (std::int64_t k = 0; k < c.d; ++k) {
       const auto e = static_cast<std::size_t>(j * c.d + k);
-      du_ref[e] += static_cast<double>(du.at(j, k));
-      du_bound[e] += std::abs(static_cast<double>(du.at(j, k)));
+      du_ref[e] += test::to_double(du.at(j, k));
+      du_bound[e] += std::abs(test::to_double(du.at(j, k)));
     }
   test::block<double> dw_ref(c.m, 1, 1), dw_bound(c.m, 1, 1);
   for (std::int64_t b = 0; b < bags_count; ++b) {
@@ -223,7 +266,7 @@ void check_bags(const bag_shape& c, std::uint32_t seed) {
       if (idx[r] < 0) continue;
       double dot = 0, bound = 0;
       for (std::int64_t k = 0; k < c.d; ++k) {
-        const double prod = static_cast<double>(dy.at(b, k)) * static_cast<double>(u.at(idx[r], k));
+        const double prod = test::to_double(dy.at(b, k)) * test::to_double(u.at(idx[r], k));
         dot += prod;
         bound += std::abs(prod);
       }
@@ -244,7 +287,9 @@ void check_bags(const bag_shape& c, std::uint32_t seed) {
     routemat::bag_backward(bags, dy.cview(), &u_view, &du_view,
                            routemat::route_values<T>(dw_out.data(), c.m), reduce, w,
                            use_plan ? &plan : nullptr);
-    CHECK(misses(du_out, du_ref, du_bound, exact, tolerance<T>(c.m)) == 0);
+    // 16-bit dU rounds per route: exact only where f32 would need no rounding.
+    CHECK(misses(du_out, du_ref, du_bound, exact && !test::is_half_v<T>,
+                 accumulate_tolerance<T>(c.m, hottest)) == 0);
     CHECK(gaps_changed(du_out) == 0);
     test::block<T> dw_got(c.m, 1, 1);
     std::copy(dw_out.begin(), dw_out.end(), dw_got.data.begin());
@@ -270,11 +315,18 @@ void check_bags(const bag_shape& c, std::uint32_t seed) {
   CHECK(same_bytes(dw_results[0], dw_results[1]));
 }
 
+// Every width, extent, stride, distribution, drop rate, weighting and
+// reduction. 16-bit rows run the same kernels as f32 but for their loads and
+// stores, so they leave out the largest extent, which costs the dense
+// reference most and adds no code path (the threaded case below has 16-bit
+// shapes of 60000 and 300000 routes).
 template <class T, class I>
 void check_catalogue(bool integer_valued) {
   std::uint32_t seed = 700;
+  std::vector<test::extent> extents = test::extents;
+  if constexpr (test::is_half_v<T>) extents.pop_back();
   for (const std::int64_t d : test::widths)
-    for (const test::extent e : test::extents)
+    for (const test::extent e : extents)
       for (const test::strides s : test::stride_cases(d))
         for (const test::distribution dist :
              {test::distribution::uniform, test::distribution::hot, test::distribution::zipf})
@@ -305,8 +357,18 @@ TEST_CASE_TEMPLATE("bags: forward and backward match the dense reference within 
   check_catalogue<typename P::first_type, typename P::second_type>(false);
 }
 
+TEST_CASE_TEMPLATE("bags: 16-bit rows match the dense reference on integers", P,
+                   ROUTEMAT_TEST_HALF_INDEX_TYPES) {
+  check_catalogue<typename P::first_type, typename P::second_type>(true);
+}
+
+TEST_CASE_TEMPLATE("bags: 16-bit rows match the dense reference within tolerance", P,
+                   ROUTEMAT_TEST_HALF_INDEX_TYPES) {
+  check_catalogue<typename P::first_type, typename P::second_type>(false);
+}
+
 TEST_CASE_TEMPLATE("bags: bags of one route without weights equal the gather bit for bit", T, float,
-                   double) {
+                   double, routemat::bf16, routemat::f16) {
   // Random values plus -0.0, infinities and a NaN: copied, not added to zero.
   const std::int64_t m = 301, n = 97;
   for (const std::int64_t d : test::widths) {
@@ -316,9 +378,9 @@ TEST_CASE_TEMPLATE("bags: bags of one route without weights equal the gather bit
     const routemat::map g(m, n, idx.data(), routemat::drop::allow);
     test::block<T> u(n, d, d + 1);
     test::fill(u, 11, false);
-    u.at(3, 0) = T(-0.0);
-    u.at(4, d - 1) = std::numeric_limits<T>::infinity();
-    u.at(5, 0) = std::numeric_limits<T>::quiet_NaN();
+    u.at(3, 0) = test::from_double<T>(-0.0);
+    u.at(4, d - 1) = test::from_double<T>(std::numeric_limits<double>::infinity());
+    u.at(5, 0) = test::from_double<T>(std::numeric_limits<double>::quiet_NaN());
     test::block<T> gathered(m, d, d), summed(m, d, d), averaged(m, d, d);
     routemat::gather(g, u.cview(), gathered.view());
     const routemat::bags one = routemat::bags::fixed(g, 1);
@@ -453,42 +515,46 @@ TEST_CASE("bags: weight gradients match central differences (f64)") {
   }
 }
 
-TEST_CASE_TEMPLATE("bags: backward bits do not depend on threads or on a plan", I, std::int32_t,
-                   std::int64_t) {
+namespace {
+
+// The backward (and forward) of T rows over I indices, for 1 to 8 threads,
+// with and without a plan, sum and mean: every result has the bits of the first.
+template <class T, class I>
+void check_thread_independence() {
   struct threads_reset {
     ~threads_reset() { routemat_set_num_threads(0); }
   } reset;
   const std::int64_t n = 50000;
-  // d = 64 f32 (256-byte rows) also shards the plan-less push.
-  for (const std::int64_t d : {1, 16, 64}) {
+  // d = 64 f32 (256-byte rows) and d = 128 16-bit also shard the plan-less push.
+  for (const std::int64_t d : {std::int64_t{1}, std::int64_t{16}, std::int64_t{256 / sizeof(T)}}) {
     CAPTURE(d);
-    const std::int64_t m = d == 64 ? 60000 : 300000, bags_count = m / 7;
+    const std::int64_t m = d * std::int64_t{sizeof(T)} == 256 ? 60000 : 300000, bags_count = m / 7;
     const std::vector<I> idx = test::make_indices<I>(m, n, test::distribution::zipf, 21, 0.05);
     const std::vector<std::int64_t> offsets = random_offsets(m, bags_count, 22);
     const routemat::map g(m, n, idx.data(), routemat::drop::allow);
     const routemat::bags b(g, bags_count, offsets.data());
     const routemat::plan p(g);
-    test::block<float> u(n, d, d), dy(bags_count, d, d), du0(n, d, d);
+    test::block<T> u(n, d, d), dy(bags_count, d, d), du0(n, d, d);
     test::fill(u, 23, false);
     test::fill(dy, 24, false);
     test::fill(du0, 25, false);
-    const std::vector<float> w = random_weights<float>(m, 26, false);
-    const routemat::rows_view<const float> u_view = u.cview();
-    std::vector<float> first_du[2], first_dw[2], first_y[2];  // [sum, mean]
+    const std::vector<T> w = random_weights<T>(m, 26, false);
+    const routemat::rows_view<const T> u_view = u.cview();
+    std::vector<T> first_du[2], first_dw[2], first_y[2];  // [sum, mean]
     for (const int threads : {1, 2, 3, 4, 7, 8}) {
       routemat::set_num_threads(threads);
       for (const bool use_plan : {false, true}) {
         for (const auto reduce : {routemat::reduce::sum, routemat::reduce::mean}) {
           CAPTURE(threads);
           CAPTURE(use_plan);
-          test::block<float> du = du0, y(bags_count, d, d);
-          std::vector<float> dw(static_cast<std::size_t>(m));
-          const routemat::rows_view<float> du_view = du.view();
+          test::block<T> du = du0, y(bags_count, d, d);
+          std::vector<T> dw(static_cast<std::size_t>(m));
+          const routemat::rows_view<T> du_view = du.view();
           routemat::bag_backward(
-              b, dy.cview(), &u_view, &du_view, routemat::route_values<float>(dw.data(), m), reduce,
-              routemat::route_values<const float>(w.data(), m), use_plan ? &p : nullptr);
+              b, dy.cview(), &u_view, &du_view, routemat::route_values<T>(dw.data(), m), reduce,
+              routemat::route_values<const T>(w.data(), m), use_plan ? &p : nullptr);
           routemat::bag_forward(b, u.cview(), y.view(), reduce,
-                                routemat::route_values<const float>(w.data(), m));
+                                routemat::route_values<const T>(w.data(), m));
           const auto k = static_cast<std::size_t>(reduce == routemat::reduce::mean);
           if (first_du[k].empty()) {
             first_du[k] = du.data;
@@ -502,4 +568,16 @@ TEST_CASE_TEMPLATE("bags: backward bits do not depend on threads or on a plan", 
       }
     }
   }
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("bags: backward bits do not depend on threads or on a plan", I, std::int32_t,
+                   std::int64_t) {
+  check_thread_independence<float, I>();
+}
+
+TEST_CASE_TEMPLATE("bags: 16-bit backward bits do not depend on threads or on a plan", T,
+                   routemat::bf16, routemat::f16) {
+  check_thread_independence<T, std::int32_t>();
 }

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -17,7 +19,48 @@
   std::pair<float, std::int32_t>, std::pair<float, std::int64_t>, std::pair<double, std::int32_t>, \
       std::pair<double, std::int64_t>
 
+// The 16-bit (value type, index type) pairs.
+#define ROUTEMAT_TEST_HALF_INDEX_TYPES                                              \
+  std::pair<routemat::bf16, std::int32_t>, std::pair<routemat::bf16, std::int64_t>, \
+      std::pair<routemat::f16, std::int32_t>, std::pair<routemat::f16, std::int64_t>
+
 namespace test {
+
+template <class T>
+constexpr bool is_half_v = std::is_same_v<T, routemat::bf16> || std::is_same_v<T, routemat::f16>;
+
+// Any row type as a double (16-bit types convert only explicitly, to float).
+template <class T>
+double to_double(T v) {
+  if constexpr (is_half_v<T>) {
+    return static_cast<double>(static_cast<float>(v));
+  } else {
+    return static_cast<double>(v);
+  }
+}
+
+// The row type nearest to x (16-bit types through f32: exact for the values
+// tests compare exactly, integers below 2^24).
+template <class T>
+T from_double(double x) {
+  if constexpr (is_half_v<T>) {
+    return T(static_cast<float>(x));
+  } else {
+    return static_cast<T>(x);
+  }
+}
+
+// The distance from 1 to the next value of T.
+template <class T>
+constexpr double epsilon() {
+  if constexpr (std::is_same_v<T, routemat::bf16>) {
+    return 0x1p-7;
+  } else if constexpr (std::is_same_v<T, routemat::f16>) {
+    return 0x1p-10;
+  } else {
+    return std::numeric_limits<T>::epsilon();
+  }
+}
 
 // Forces one plan kernel for a scope, then restores the automatic choice.
 class plan_kernel_scope {

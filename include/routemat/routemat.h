@@ -209,7 +209,10 @@ ROUTEMAT_API routemat_status routemat_sum_backward(const routemat_plan* plan,
  * (index -1, ROUTEMAT_ALLOW_DROP) contributes nothing, counts for no mean,
  * receives no gradient (dU untouched) and gets dw[r] = 0; a bag with no kept
  * route gives a row of zeros. The gathered rows are never materialised.
- * Rows and weights are f32 or f64 (weights and dw of the rows' type).
+ * Rows are f32, f64, bf16 or f16; weights and dw are of the rows' type. 16-bit
+ * rows are summed in f32: the forward rounds each output element once; the
+ * backward rounds each dU element as each route's update is stored (as the
+ * plan-less routemat_scatter_add does), and dw once per route.
  *
  * The backward is deterministic: its bits do not depend on the thread count.
  * Without a plan it adds the routes into dU in route order (sharded over
