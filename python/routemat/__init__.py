@@ -6,14 +6,21 @@ A routing matrix G (m x n, exactly one 1 per row) is an index map idx[m]:
 scatter-add and the sum module (``sum_forward``: ``V = G^T X``,
 ``sum_backward``: ``dX = G dV``).
 
-Arrays are NumPy arrays or PyTorch CPU tensors, float32 or float64, 1-D
-(d = 1) or 2-D (rows x d) with contiguous rows (any row stride >= d, e.g. a
-column slice ``x[:, 2:5]``), passed zero-copy; indices are int32 or int64.
+``Bags`` group a map's routes into bags for ``bag_forward`` (``Y[b]`` = the
+sum or mean of the bag's weighted rows ``w[r] * U[idx[r]]``: EmbeddingBag, MoE
+top-k combine) and ``bag_backward`` (dU and the weights' gradient).
+
+Arrays are NumPy arrays or PyTorch CPU tensors, float32, float64, float16 or
+(torch only) bfloat16, 1-D (d = 1) or 2-D (rows x d) with contiguous rows
+(any row stride >= d, e.g. a column slice ``x[:, 2:5]``), passed zero-copy;
+indices are int32 or int64. 16-bit rows are summed in f32 and rounded when
+stored (see routemat_value_type in routemat.h).
 Outputs allocated by routemat are of the input's kind (NumPy in, NumPy out;
 torch in, torch out). Bad inputs raise ``RoutematError`` (a ValueError; the
 dtype and type errors are also TypeErrors) and nothing is written.
 
-Autograd modules (``NodeModule``, ``SumModule``, ``node``, ``segment_sum``)
+Autograd modules (``NodeModule``, ``SumModule``, ``node``, ``segment_sum``,
+``BagModule``, ``bag``, ``embedding_bag``)
 live in ``routemat.autograd``, which imports torch; ``import routemat`` does
 not (they are also reachable as ``routemat.NodeModule`` etc., imported on
 first use).
@@ -37,20 +44,22 @@ thousand rows; for very many tiny calls, batch the rows into one call. The
 kernels release the GIL (ctypes.CDLL).
 """
 
-from ._core import (Map, Plan, active_isa, gather, get_num_threads, get_plan_kernel,
-                    get_stream_threshold, isa_supported, scatter_add, select_isa,
-                    set_num_threads, set_plan_kernel, set_stream_threshold, sum_backward,
-                    sum_forward)
+from ._core import (Bags, Map, Plan, active_isa, bag_backward, bag_forward, gather,
+                    get_num_threads, get_plan_kernel, get_stream_threshold, isa_supported,
+                    scatter_add, select_isa, set_num_threads, set_plan_kernel,
+                    set_stream_threshold, sum_backward, sum_forward)
 from ._lib import RoutematError, RoutematTypeError, library_path
 
 __version__ = "0.1.0"
 
 __all__ = ["Map", "Plan", "gather", "scatter_add", "sum_forward", "sum_backward",
+           "Bags", "bag_forward", "bag_backward",
            "RoutematError", "RoutematTypeError", "set_num_threads", "get_num_threads",
            "active_isa", "isa_supported", "select_isa", "set_plan_kernel", "get_plan_kernel",
            "set_stream_threshold", "get_stream_threshold", "library_path"]
 
-_AUTOGRAD_NAMES = ("NodeModule", "SumModule", "node", "segment_sum", "make_plan")
+_AUTOGRAD_NAMES = ("NodeModule", "SumModule", "node", "segment_sum", "make_plan", "bag",
+                   "BagModule", "embedding_bag")
 
 
 def __getattr__(name):

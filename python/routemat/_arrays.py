@@ -9,21 +9,33 @@ import ctypes
 import operator
 import sys
 
-from ._lib import F32, F64, INT32, INT64, RoutematError, RoutematTypeError
+from ._lib import BF16, F16, F32, F64, INT32, INT64, RoutematError, RoutematTypeError
 
 NUMPY, TORCH = "numpy", "torch"
-VALUE_NAMES = ("float32", "float64")  # by routemat_value_type
+VALUE_NAMES = ("float32", "float64", "bfloat16", "float16")  # by routemat_value_type
 
 _from_buffer = ctypes.c_char.from_buffer
 _addressof = ctypes.addressof
 _np_types = {}  # numpy dtype -> (routemat_value_type, itemsize), filled on first use
+_torch_types = {}  # torch dtype -> routemat_value_type, filled on first use
+# NumPy has no bfloat16, so its arrays are f32, f64 or f16.
+_NP_TYPES_TEXT = "float32, float64 or float16"
+_TORCH_TYPES_TEXT = "float32, float64, bfloat16 or float16"
 
 
 def _numpy_value_types(np):
     if not _np_types:
         _np_types[np.dtype(np.float32)] = (F32, 4)
         _np_types[np.dtype(np.float64)] = (F64, 8)
+        _np_types[np.dtype(np.float16)] = (F16, 2)
     return _np_types
+
+
+def _torch_value_types(torch):
+    if not _torch_types:
+        _torch_types.update({torch.float32: F32, torch.float64: F64, torch.bfloat16: BF16,
+                             torch.float16: F16})
+    return _torch_types
 
 
 def _dtype_name(dtype):
@@ -83,12 +95,13 @@ def value_view(x, name, output=False):
             raise RoutematError(f"{name}: a {x.layout} tensor; routemat takes strided (dense) "
                                 "tensors")
         dt = x.dtype
-        if dt is torch.float32:
+        if dt is torch.float32:  # the common case first, without a dict lookup
             vtype = F32
-        elif dt is torch.float64:
-            vtype = F64
         else:
-            raise RoutematTypeError(f"{name}: dtype {_dtype_name(dt)} is not float32 or float64")
+            vtype = (_torch_types or _torch_value_types(torch)).get(dt)
+            if vtype is None:
+                raise RoutematTypeError(f"{name}: dtype {_dtype_name(dt)} is not "
+                                        f"{_TORCH_TYPES_TEXT}")
         shape = x.shape
         nd = len(shape)
         if nd == 1:
@@ -113,7 +126,7 @@ def value_view(x, name, output=False):
         try:
             vtype, size = (_np_types or _numpy_value_types(np))[x.dtype]
         except KeyError:
-            raise RoutematTypeError(f"{name}: dtype {x.dtype} is not float32 or float64") from None
+            raise RoutematTypeError(f"{name}: dtype {x.dtype} is not {_NP_TYPES_TEXT}") from None
         shape = x.shape
         nd = len(shape)
         if nd == 1:

@@ -9,13 +9,15 @@ from ._lib import ROWS, RoutematError, RoutematTypeError, check, fail, lib
 __all__ = ["Map", "Plan", "gather", "scatter_add", "sum_forward", "sum_backward",
            "set_num_threads", "get_num_threads", "active_isa", "isa_supported", "select_isa",
            "set_plan_kernel", "get_plan_kernel", "set_stream_threshold",
-           "get_stream_threshold"]
+           "get_stream_threshold", "Bags", "bag_forward", "bag_backward"]
 
 _gather = lib.routemat_gather
 _scatter_add = lib.routemat_scatter_add
 _plan_scatter_add = lib.routemat_plan_scatter_add
 _sum_forward = lib.routemat_sum_forward
 _sum_backward = lib.routemat_sum_backward
+_bag_forward = lib.routemat_bag_forward
+_bag_backward = lib.routemat_bag_backward
 _byref = ctypes.byref
 _pack = ROWS.pack
 
@@ -263,6 +265,194 @@ def sum_backward(plan, dV, out=None):
     """
     plan = _plan_of(plan, "sum_backward")
     return _run(_sum_backward, plan._ptr, plan, "sum_backward", dV, "dV", "n", out, "out", "m")
+
+
+class Bags:
+    """The m routes of a Map grouped into B bags, for bag_forward / bag_backward.
+
+    ``Bags(map, offsets)``: bag b holds routes [offsets[b], offsets[b + 1]);
+    offsets is a 1-D int32/int64 array of B + 1 entries, offsets[0] == 0,
+    non-decreasing, offsets[B] == map.rows (empty bags allowed).
+    ``Bags(map, bag_size=k)``: B = map.rows / k bags of k routes each (MoE
+    top-k combine; k = 1 for weighted routes).
+
+    The C object copies the offsets but reads the map's indices in place: the
+    Bags keeps its Map (and so the indices) alive. A Plan may be given for the
+    map; its Map is used.
+    """
+
+    __slots__ = ("_ptr", "_map", "_offsets", "_bag_size", "_count", "__weakref__")
+
+    def __init__(self, map, offsets=None, *, bag_size=None):
+        self._ptr = None
+        if isinstance(map, Plan):
+            map = map.map
+        if not isinstance(map, Map):
+            raise RoutematTypeError(f"map: a {type(map).__qualname__} is not a routemat.Map")
+        if (offsets is None) == (bag_size is None):
+            raise RoutematError("Bags: give exactly one of offsets and bag_size")
+        handle = ctypes.c_void_p()
+        if offsets is not None:
+            kept, data, length, itype = index_array(offsets, "offsets")
+            if length < 1:
+                raise RoutematError("offsets: an empty array; B bags need B + 1 offsets",
+                                    "ROUTEMAT_ERROR_SHAPE_MISMATCH")
+            status = lib.routemat_bags_create(_byref(handle), map._ptr, length - 1, data, itype)
+            if status != _lib.OK:
+                fail(status, f"Bags({map!r}, offsets of {length} entries)")
+        else:
+            kept = None
+            bag_size = as_int(bag_size, "bag_size")
+            status = lib.routemat_bags_create_fixed(_byref(handle), map._ptr, bag_size)
+            if status != _lib.OK:
+                fail(status, f"Bags({map!r}, bag_size={bag_size})")
+        self._ptr = handle.value
+        self._map = map
+        self._offsets = kept  # copied by the C object; kept for pickling
+        self._bag_size = bag_size
+        self._count = lib.routemat_bags_count(self._ptr)
+
+    def __del__(self):
+        ptr, self._ptr = getattr(self, "_ptr", None), None
+        if ptr:
+            try:
+                lib.routemat_bags_destroy(ptr)
+            except Exception:  # interpreter shutdown: the library may be gone already
+                pass
+
+    def __reduce__(self):
+        if self._offsets is None:
+            return (_bags_fixed, (self._map, self._bag_size))
+        return (Bags, (self._map, self._offsets))
+
+    @property
+    def map(self):
+        return self._map
+
+    @property
+    def count(self):
+        """B, the number of bags (rows of bag_forward's output)."""
+        return self._count
+
+    @property
+    def bag_size(self):
+        """k for fixed-size bags, None for bags given by offsets."""
+        return self._bag_size
+
+    def __repr__(self):
+        return (f"routemat.Bags(count={self._count}, rows={self._map.rows}, "
+                f"cols={self._map.cols})")
+
+
+def _bags_fixed(map, bag_size):  # for pickle: Bags' bag_size is keyword-only
+    return Bags(map, bag_size=bag_size)
+
+
+_REDUCE = {"sum": _lib.REDUCE_SUM, "mean": _lib.REDUCE_MEAN}
+
+
+def _reduce_of(reduce):
+    try:
+        return _REDUCE[reduce]
+    except (KeyError, TypeError):
+        raise RoutematError(f"reduce: {reduce!r} is not 'sum' or 'mean'") from None
+
+
+def _bags_of(bags, op):
+    if isinstance(bags, Bags):
+        return bags
+    raise RoutematTypeError(f"{op}: bags, a {type(bags).__qualname__}, is not a routemat.Bags")
+
+
+def _per_route(x, name, vtype, like_name, op, output=False):
+    """(data, count) of a 1-D contiguous array of one value per route, of the rows' type.
+
+    The C ABI takes these as a bare pointer of the rows' element type, so the
+    dtype must be checked here: it cannot be there.
+    """
+    if x is None:
+        return None, 0
+    v = value_view(x, name, output)
+    if v[6] != 1:
+        raise RoutematError(f"{op}: {name} is {v[6]}-D; it needs one value per route (1-D)",
+                            "ROUTEMAT_ERROR_SHAPE_MISMATCH")
+    if v[1] > 1 and v[3] != 1:
+        raise RoutematError(f"{name}: values must be contiguous (stride {v[3]})")
+    if v[4] != vtype:
+        raise RoutematTypeError(f"{op}: {name} is {VALUE_NAMES[v[4]]} but {like_name} is "
+                                f"{VALUE_NAMES[vtype]}", "ROUTEMAT_ERROR_SHAPE_MISMATCH")
+    return v[0], v[1]
+
+
+def _per_route_context(weights, count, dw, dw_count):
+    """Names the Python arguments behind the C ABI's weight_count / dw_count."""
+    parts = [] if weights is None else [f"weights of {count} values"]
+    if dw is not None:
+        parts.append(f"dw of {dw_count} values")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def bag_forward(bags, u, y=None, weights=None, reduce="sum"):
+    """y[b] = scale(b) * sum over kept routes r of bag b of w[r] * u[idx[r]]. Returns y.
+
+    u has the map's n rows; y (overwritten; allocated like u when None) has B
+    rows. weights: None (all ones) or m values of u's dtype. reduce: 'sum'
+    (scale 1) or 'mean' (1 / kept routes of the bag). Dropped routes add
+    nothing; a bag without kept routes gives zeros.
+    """
+    bags = _bags_of(bags, "bag_forward")
+    mode = _reduce_of(reduce)
+    s = value_view(u, "u")
+    w, wn = _per_route(weights, "weights", s[4], "u", "bag_forward")
+    if y is None:
+        y = empty_like_rows(s[5], u, bags._count, s[2], s[6])
+    d = value_view(y, "y", output=True)
+    status = _bag_forward(bags._ptr, _pack(s[0], s[1], s[2], s[3], s[4]), w, wn, mode,
+                          _pack(d[0], d[1], d[2], d[3], d[4]))
+    if status:
+        fail(status, "bag_forward" + _per_route_context(weights, wn, None, 0))
+    return y
+
+
+def bag_backward(bags, dy, u=None, du=None, dw=None, weights=None, reduce="sum", plan=None):
+    """The transpose of bag_forward and the weights' gradient. Returns (du, dw).
+
+    du[idx[r]] += w[r] * scale(b) * dy[b] for every kept route r of bag b:
+    du (n rows) is accumulated into; None allocates zeros like dy; False skips it.
+    dw[r] = scale(b) * <dy[b], u[idx[r]]> (0 for a dropped route): dw (m
+    values) is overwritten; None allocates it when u is given (else skips
+    it); False skips it. weights and reduce as in bag_forward. plan: None, or
+    a Plan of the bags' map (the deterministic pull; the same bits either way).
+    A skipped output is returned as None.
+    """
+    bags = _bags_of(bags, "bag_backward")
+    mode = _reduce_of(reduce)
+    if plan is not None and not isinstance(plan, Plan):
+        raise RoutematTypeError(f"bag_backward: plan, a {type(plan).__qualname__}, is not a "
+                                "routemat.Plan")
+    g = value_view(dy, "dy")
+    w, wn = _per_route(weights, "weights", g[4], "dy", "bag_backward")
+    src = None
+    if u is not None:
+        v = value_view(u, "u")
+        src = _pack(v[0], v[1], v[2], v[3], v[4])
+    if dw is None:
+        dw = False if u is None else empty_like_rows(g[5], dy, bags._map.rows, 1, 1)
+    if du is None:
+        du = empty_like_rows(g[5], dy, bags._map.cols, g[2], g[6])
+        du[...] = 0
+    grad = None
+    if du is not False:
+        d = value_view(du, "du", output=True)
+        grad = _pack(d[0], d[1], d[2], d[3], d[4])
+    dw_data, dw_count = (None, 0) if dw is False else _per_route(dw, "dw", g[4], "dy",
+                                                                  "bag_backward", output=True)
+    status = _bag_backward(bags._ptr, None if plan is None else plan._ptr,
+                           _pack(g[0], g[1], g[2], g[3], g[4]), src, w, wn, mode, grad,
+                           dw_data, dw_count)
+    if status:
+        fail(status, "bag_backward" + _per_route_context(weights, wn, dw_data, dw_count))
+    return (None if du is False else du), (None if dw is False else dw)
 
 
 def set_num_threads(threads):

@@ -32,7 +32,8 @@ STATUS_NAMES = {
 STATUS_CODES = {name: code for code, name in STATUS_NAMES.items()}
 
 INT32, INT64 = 0, 1  # routemat_index_type
-F32, F64 = 0, 1  # routemat_value_type
+F32, F64, BF16, F16 = 0, 1, 2, 3  # routemat_value_type
+REDUCE_SUM, REDUCE_MEAN = 0, 1  # routemat_reduce
 ACCUMULATE, OVERWRITE = 0, 1  # routemat_write
 ALLOW_DROP = 1  # ROUTEMAT_ALLOW_DROP
 ISA_NAMES = ("scalar", "sse4_2", "avx2", "avx512", "neon")  # routemat_isa, in order
@@ -164,6 +165,13 @@ _SIGNATURES = {
     "routemat_plan_scatter_add": (_i32, [_vp, _rows_p, _rows_p, _i32]),
     "routemat_sum_forward": (_i32, [_vp, _rows_p, _rows_p]),
     "routemat_sum_backward": (_i32, [_vp, _rows_p, _rows_p]),
+    "routemat_bags_create": (_i32, [ctypes.POINTER(_vp), _vp, _i64, _vp, _i32]),
+    "routemat_bags_create_fixed": (_i32, [ctypes.POINTER(_vp), _vp, _i64]),
+    "routemat_bags_destroy": (None, [_vp]),
+    "routemat_bags_count": (_i64, [_vp]),
+    "routemat_bag_forward": (_i32, [_vp, _rows_p, _vp, _i64, _i32, _rows_p]),
+    "routemat_bag_backward": (_i32, [_vp, _vp, _rows_p, _rows_p, _vp, _i64, _i32, _rows_p, _vp,
+                                     _i64]),
     "routemat_set_plan_kernel": (_i32, [_i32]),
     "routemat_get_plan_kernel": (_i32, []),
     "routemat_set_num_threads": (_i32, [_i32]),
