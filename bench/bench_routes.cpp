@@ -1,8 +1,9 @@
 // routemat_bench: Google Benchmark suite of the routing kernels.
 //
-// Names are op/f32/i32/d=D/n=N/m=M[/zipf=1.1|/sorted|/permutation][/isa][/threads=T]
+// Names are op/f32/i32/d=D/n=N/m=M[/zipf=1.1|/sorted|/permutation|/k=K][/isa][/threads=T]
 // (Google Benchmark appends /real_time to the /threads= ones, see Threads),
-// e.g. gather/f32/i32/d=64/n=1048576/m=65536/avx512 or
+// e.g. gather/f32/i32/d=64/n=1048576/m=65536/avx512,
+// bag_sum/f32/i32/d=64/n=16384/m=327680/k=20/avx512 or
 // eigen_scatter_add/f32/i64/d=16/n=100000/m=1000000; plan_build, seed_5x3
 // and copy_ceiling are named as listed under "Also". routemat's own
 // benchmarks carry the ISA they ran on (each selects it with
@@ -62,6 +63,20 @@
 //                     benchmarks at 1 thread and at all threads
 //   graph in f64      gather/f64/i32/d=16/n=100000/m=1000000 and the two
 //                     scatters, 1 thread
+//   embedding in bf16 gather/bf16/i32/d=128/n=1048576/m=65536 (routemat::bf16
+//                     rows, a 256 MiB table) and the two scatters, i32 and
+//                     i64, at 1 thread and at all threads
+//   bags              routemat::bag_forward over routemat::bags::fixed(map, k)
+//                     (B = m / k bags of k routes, reduce::sum, f32), i32 and
+//                     i64, at 1 thread and at all threads:
+//     bag_sum/f32/i32/d=64/n=1048576/m=327680/k=20  EmbeddingBag sum, bags of
+//                     20 rows of a 256 MiB table; also with n=16384 (a 4 MiB
+//                     table, resident in the caches)
+//     bag_combine/f32/i32/d=1024/n=16384/m=16384/k=2  MoE top-2 combine, with
+//                     a weight per route
+//     bag_combine_backward/f32/i32/d=1024/n=16384/m=16384/k=2  its
+//                     routemat::bag_backward: dU += and dw = (both outputs,
+//                     with a plan of the map, built before timing)
 //   seed              the README's 5 x 3 weight-sharing matrix as a workload
 //                     (d=1 n=3 m=5, idx = 0 1 2 2 2), i32 and i64, 1 thread:
 //                     the three routemat benchmarks and every baseline,
@@ -111,6 +126,19 @@
 //                convention, although the pull reads and writes each dU row
 //                once, and the overwrite mode does not read dU at all.
 //   plan_build   no bytes
+//   bag_sum, bag_combine (B = m / k bags)
+//                m * sizeof(I)      the indices
+//              + m * d * 4          the routed rows read from U
+//              + B * d * 4          the bags written to Y
+//              + m * 4              the weights (bag_combine only)
+//   bag_combine_backward
+//                m * sizeof(I)      the indices
+//              + m * 4 + m * 4      the weights read and dw written
+//              + B * d * 4          dY, read once
+//              + m * d * 4          the routed rows read from U (for dw)
+//              + 2 * m * d * 4      the read-modify-write of dU, per routed row
+//                                   as for scatter_add
+//                (the plan's CSR and the bags' own tables are not counted)
 // items_per_second counts rows routed (m per call; for plan_build, m per plan).
 //
 // Inputs. Values are uniform in [-1, 1); indices are drawn from a generator
@@ -119,15 +147,26 @@
 // benchmark that needs them and shared by every ISA, thread count and
 // baseline of it; registrations are grouped by it, and the run frees them
 // (and the plan, the Eigen matrices) when it moves on to the next one, so at
-// most one workload's buffers are alive. The scatter benchmarks zero dU once
-// per run and then accumulate into it across iterations, as the kernel does.
+// most one workload's buffers are alive (a bag shape is a group of its own,
+// with U, Y and the weights, and dY, dU, dw and the plan for the backward).
+// Weights are uniform in [-1, 1) too. The scatter benchmarks (and the bag
+// backward) zero dU once per run and then accumulate into it across
+// iterations, as the kernel does.
 // After timing, every benchmark checks itself: a gather (routemat's or a
 // baseline) recomputes Y over a poisoned Y and compares every (m / 61 + 1)-th
 // row bit for bit with the row of U it names; a scatter recomputes one call
 // into a zeroed dU and compares the destinations of those rows, bit for bit,
 // with G^T dY summed in row order (dense_scatter_add within
-// 1e-5 * (1 + |reference|): a GEMM sums in blocks). A mismatch skips the
-// benchmark with an error naming the row.
+// 1e-5 * (1 + |reference|): a GEMM sums in blocks; bf16 within
+// 2^-6 * (1 + |reference|) of G^T dY summed in f64: the kernels round every
+// routed row to bf16). A bag forward recomputes Y over a poisoned Y and
+// compares every (B / 61 + 1)-th bag with its (weighted) sum in f64; the bag
+// backward recomputes one call into a zeroed dU and a poisoned dw and
+// compares, for every (m / 61 + 1)-th route r, dw[r] and the row dU[idx[r]]
+// with their f64 values. Those f64 comparisons allow t * 2^-23 * (1 + s) for
+// a value summing t terms whose magnitudes sum to s (twice the bound of any
+// f32 summation order). A mismatch skips the benchmark with an error naming
+// the row.
 //
 // Progress. Before a benchmark starts, "[k/N] name" goes to stderr (stdout
 // stays Google Benchmark's table), once however often Google Benchmark calls
@@ -137,7 +176,9 @@
 //
 // Run time. The default --benchmark_min_time here is 0.2 s per benchmark; a
 // default run (best ISA, 237 benchmarks) took 1 min 55 s on a shared 2-vCPU
-// Xeon; --routemat_isa=all registers 666.
+// Xeon, before the 28 bf16 and bag benchmarks; with them (265) 3 min 1 s on a
+// busier shared 2-vCPU AMD EPYC, where those 28 alone take about 14 s at
+// --benchmark_min_time=0.1; --routemat_isa=all registers 778.
 #include <benchmark/benchmark.h>
 #include <Eigen/Core>
 #include <Eigen/SparseCore>
@@ -258,6 +299,7 @@ enum class dist { uniform, zipf, sorted, permutation, seed };
 struct shape {
   std::int64_t d, n, m;
   dist kind = dist::uniform;
+  std::int64_t k = 0;  // routes per bag (the bag benchmarks; 0 elsewhere)
 };
 
 // The name suffix of a distribution ("" for uniform and seed).
@@ -270,10 +312,27 @@ const char* dist_suffix(dist kind) {
   }
 }
 
+using routemat::bf16;
+
 template <class T>
 const char* value_name() {
+  if constexpr (std::is_same_v<T, bf16>) return "bf16";
   return sizeof(T) == 4 ? "f32" : "f64";
 }
+
+// What a reference sums in: T itself, so that f32 and f64 compare bit for
+// bit, but f64 for bf16 (whose kernels round every routed row).
+template <class T>
+using ref_type = std::conditional_t<std::is_same_v<T, bf16>, double, T>;
+template <class T>
+ref_type<T> ref_value(T x) {
+  if constexpr (std::is_same_v<T, bf16>) {
+    return static_cast<float>(x);
+  } else {
+    return x;
+  }
+}
+
 template <class I>
 const char* index_name() {
   return sizeof(I) == 4 ? "i32" : "i64";
@@ -285,8 +344,8 @@ const char* index_name() {
 // benchmark asks for them with group_object; asking for another group frees
 // every object of the previous one first, so registrations are grouped.
 
-using group_key =
-    std::tuple<std::size_t, std::size_t, std::int64_t, std::int64_t, std::int64_t, int>;
+using group_key = std::tuple<std::size_t, std::size_t, std::int64_t, std::int64_t, std::int64_t,
+                             int, std::int64_t>;
 
 std::vector<void (*)()>& group_resets() {
   static std::vector<void (*)()> resets;
@@ -307,7 +366,7 @@ void enter_group(const group_key& key) {
 
 template <class T, class I>
 group_key key_of(const shape& s) {
-  return {sizeof(T), sizeof(I), s.d, s.n, s.m, static_cast<int>(s.kind)};
+  return {sizeof(T), sizeof(I), s.d, s.n, s.m, static_cast<int>(s.kind), s.k};
 }
 
 // The V of the group `key`, built from args on first use.
@@ -319,6 +378,16 @@ V& group_object(const group_key& key, const Args&... args) {
   enter_group(key);
   if (!slot) slot = std::make_unique<V>(args...);
   return *slot;
+}
+
+// count values uniform in [-1, 1), from a generator seeded by the shape and
+// the stream.
+template <class T>
+buffer<T> random_values(const shape& s, std::int64_t count, std::uint64_t stream) {
+  rng r(0xF00D0000u + stream * 0x1000u + static_cast<std::uint64_t>(s.d + s.n + s.m));
+  buffer<T> v(static_cast<std::size_t>(count));
+  for (T& x : v) x = static_cast<T>(r.unit());
+  return v;
 }
 
 // The inputs and outputs of one group.
@@ -352,13 +421,13 @@ struct inputs {
   // touched before any timing.
   void need_gather() {
     if (!u.empty()) return;
-    u = random_values(sh.n * sh.d, 1);
+    u = random_values<T>(sh, sh.n * sh.d, 1);
     y.assign(static_cast<std::size_t>(sh.m * sh.d), T(0));
   }
   // dY (m x d, random) and dU (n x d).
   void need_scatter() {
     if (!dy.empty()) return;
-    dy = random_values(sh.m * sh.d, 2);
+    dy = random_values<T>(sh, sh.m * sh.d, 2);
     du.assign(static_cast<std::size_t>(sh.n * sh.d), T(0));
   }
   void need_plan() {
@@ -376,11 +445,11 @@ struct inputs {
       k = static_cast<std::int32_t>(ref_cols.size());
       ref_cols.push_back(idx[i]);
     }
-    ref.assign(ref_cols.size() * static_cast<std::size_t>(sh.d), T(0));
+    ref.assign(ref_cols.size() * static_cast<std::size_t>(sh.d), 0);
     for (std::int64_t i = 0; i < sh.m; ++i) {
       const std::int32_t k = slot[static_cast<std::size_t>(idx[i])];
       if (k < 0) continue;
-      for (std::int64_t c = 0; c < sh.d; ++c) ref[k * sh.d + c] += dy[i * sh.d + c];
+      for (std::int64_t c = 0; c < sh.d; ++c) ref[k * sh.d + c] += ref_value(dy[i * sh.d + c]);
     }
   }
 
@@ -390,15 +459,7 @@ struct inputs {
   std::unique_ptr<routemat::plan> p;
   buffer<T> u, y, dy, du;
   std::vector<std::int64_t> ref_cols;
-  std::vector<T> ref;
-
- private:
-  buffer<T> random_values(std::int64_t count, std::uint64_t stream) const {
-    rng r(0xF00D0000u + stream * 0x1000u + static_cast<std::uint64_t>(sh.d + sh.n + sh.m));
-    buffer<T> v(static_cast<std::size_t>(count));
-    for (T& x : v) x = static_cast<T>(r.unit());
-    return v;
-  }
+  std::vector<ref_type<T>> ref;
 };
 
 template <class T, class I>
@@ -442,24 +503,28 @@ bool gather_is_right(benchmark::State& state, inputs<T, I>& in, const char* op, 
 }
 
 // Runs call() once into a zeroed dU and compares the reference rows, bit for
-// bit (tolerance 0) or within tolerance * (1 + |reference|); on a mismatch,
-// skips the benchmark with an error naming the row.
+// bit (tolerance 0) or within tolerance * (1 + |reference|), bf16 rows within
+// 2^-6 * (1 + |reference|); on a mismatch, skips the benchmark with an error
+// naming the row.
 template <class T, class I, class Call>
 bool scatter_is_right(benchmark::State& state, inputs<T, I>& in, const char* op, Call call,
                       double tolerance = 0) {
+  if constexpr (std::is_same_v<T, bf16>) tolerance = 0x1p-6;
   in.need_reference();
   std::fill(in.du.begin(), in.du.end(), T(0));
   call();
   const std::int64_t d = in.sh.d;
   for (std::size_t k = 0; k < in.ref_cols.size(); ++k) {
     const T* got = in.du.data() + in.ref_cols[k] * d;
-    const T* want = in.ref.data() + k * d;
-    bool same = std::memcmp(got, want, sizeof(T) * d) == 0;
+    const ref_type<T>* want = in.ref.data() + k * d;
+    bool same = false;
+    if constexpr (std::is_same_v<T, ref_type<T>>) same = std::memcmp(got, want, sizeof(T) * d) == 0;
     if (!same && tolerance > 0) {
       same = true;
       for (std::int64_t c = 0; c < d; ++c) {
         const double w = static_cast<double>(want[c]);
-        if (!(std::abs(static_cast<double>(got[c]) - w) <= tolerance * (1 + std::abs(w)))) {
+        const double g = static_cast<double>(ref_value(got[c]));
+        if (!(std::abs(g - w) <= tolerance * (1 + std::abs(w)))) {
           same = false;
           break;
         }
@@ -571,6 +636,195 @@ void bm_plan_build(benchmark::State& state, int threads, shape s) {
       state.ResumeTiming();
     }
     state.SetItemsProcessed(state.iterations() * s.m);
+  } catch (const routemat::error& e) {
+    state.SkipWithError(e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Bags: m routes with uniform indices (as inputs makes them), in B = m / k
+// bags of k routes, f32 rows, summed (reduce::sum), with per-route weights
+// for the combine.
+
+template <class I>
+struct bag_inputs {
+  explicit bag_inputs(const shape& s)
+      : routes(s),
+        b(routemat::bags::fixed(*routes.g, s.k)),
+        count(s.m / s.k),
+        u(random_values<float>(s, s.n * s.d, 1)),
+        w(random_values<float>(s, s.m, 3)),
+        y(static_cast<std::size_t>(count * s.d), 0.0f) {}
+  // dY (B x d, random), dU (n x d), dw (m) and the plan of the backward.
+  void need_backward() {
+    if (!dy.empty()) return;
+    dy = random_values<float>(routes.sh, count * routes.sh.d, 2);
+    du.assign(static_cast<std::size_t>(routes.sh.n * routes.sh.d), 0.0f);
+    dw.assign(static_cast<std::size_t>(routes.sh.m), 0.0f);
+    routes.need_plan();
+  }
+
+  inputs<float, I> routes;  // the indices, their map and (backward) plan
+  routemat::bags b;
+  std::int64_t count;  // B
+  buffer<float> u, w, y, dy, du, dw;
+};
+
+template <class I>
+bag_inputs<I>& bag_inputs_for(const shape& s) {
+  return group_object<bag_inputs<I>>(key_of<float, I>(s), s);
+}
+
+// Whether got is within terms * 2^-23 * (1 + sum_abs) of want, sum_abs the sum
+// of the magnitudes of the terms of want: the error bound of summing them in
+// f32 in any order, with a factor 2 to spare for rounding their products.
+bool near(double got, double want, double sum_abs, std::int64_t terms) {
+  return std::abs(got - want) <= static_cast<double>(terms) * 0x1p-23 * (1 + sum_abs);
+}
+
+void skip_wrong(benchmark::State& state, const char* op, const char* what, std::int64_t row) {
+  state.SkipWithError(
+      (std::string(op) + " wrote a wrong " + what + " " + std::to_string(row)).c_str());
+}
+
+// Runs call() once over a poisoned Y and compares every (B / 61 + 1)-th bag
+// with its sum of (weighted) rows in f64.
+template <class I, class Call>
+bool bag_forward_is_right(benchmark::State& state, bag_inputs<I>& in, bool weighted, const char* op,
+                          Call call) {
+  std::fill(in.y.begin(), in.y.end(), -7.0f);
+  call();
+  const std::int64_t d = in.routes.sh.d, k = in.routes.sh.k;
+  for (std::int64_t bag = 0; bag < in.count; bag += in.count / 61 + 1) {
+    for (std::int64_t c = 0; c < d; ++c) {
+      double want = 0, sum_abs = 0;
+      for (std::int64_t r = bag * k; r < (bag + 1) * k; ++r) {
+        const double term = (weighted ? static_cast<double>(in.w[r]) : 1.0) *
+                            in.u[static_cast<std::int64_t>(in.routes.idx[r]) * d + c];
+        want += term;
+        sum_abs += std::abs(term);
+      }
+      if (!near(in.y[bag * d + c], want, sum_abs, k)) {
+        skip_wrong(state, op, "bag", bag);
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// Runs call() once into a zeroed dU and a poisoned dw and compares, for every
+// (m / 61 + 1)-th route r, dw[r] = <dY[r / k], U[idx[r]]> and the row
+// dU[idx[r]] = the sum of w[r'] dY[r' / k] over the routes r' into it, with
+// their f64 values.
+template <class I, class Call>
+bool bag_backward_is_right(benchmark::State& state, bag_inputs<I>& in, const char* op, Call call) {
+  std::fill(in.du.begin(), in.du.end(), 0.0f);
+  std::fill(in.dw.begin(), in.dw.end(), -7.0f);
+  call();
+  const std::int64_t d = in.routes.sh.d, k = in.routes.sh.k, m = in.routes.sh.m;
+  auto row = [&](const buffer<float>& v, std::int64_t i) { return v.data() + i * d; };
+  for (std::int64_t r = 0; r < m; r += m / 61 + 1) {
+    const std::int64_t j = static_cast<std::int64_t>(in.routes.idx[r]);
+    double want = 0, sum_abs = 0;
+    for (std::int64_t c = 0; c < d; ++c) {
+      const double term = static_cast<double>(row(in.dy, r / k)[c]) * row(in.u, j)[c];
+      want += term;
+      sum_abs += std::abs(term);
+    }
+    if (!near(in.dw[r], want, sum_abs, d)) {
+      skip_wrong(state, op, "dw of route", r);
+      return false;
+    }
+    std::vector<double> sum(static_cast<std::size_t>(d), 0.0), abs_sum(sum);
+    std::int64_t terms = 0;
+    for (std::int64_t q = 0; q < m; ++q) {
+      if (static_cast<std::int64_t>(in.routes.idx[q]) != j) continue;
+      ++terms;
+      for (std::int64_t c = 0; c < d; ++c) {
+        const double term = static_cast<double>(in.w[q]) * row(in.dy, q / k)[c];
+        sum[c] += term;
+        abs_sum[c] += std::abs(term);
+      }
+    }
+    for (std::int64_t c = 0; c < d; ++c) {
+      if (!near(row(in.du, j)[c], sum[c], abs_sum[c], terms)) {
+        skip_wrong(state, op, "dU row", j);
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// Bytes of one bag_forward: the indices, the routed rows of U, the bags of Y
+// and, weighted, the weights.
+template <class I>
+std::int64_t bag_forward_bytes(const shape& s, bool weighted) {
+  return s.m * static_cast<std::int64_t>(sizeof(I) + (weighted ? 4 : 0)) + s.m * s.d * 4 +
+         s.m / s.k * s.d * 4;
+}
+
+// Bytes of one weighted bag_backward with du and dw: the indices, the weights
+// read and dw written, dY once, the routed rows of U (for dw) and the
+// read-modify-write of dU per routed row.
+template <class I>
+std::int64_t bag_backward_bytes(const shape& s) {
+  return s.m * static_cast<std::int64_t>(sizeof(I) + 8) + s.m / s.k * s.d * 4 + 3 * s.m * s.d * 4;
+}
+
+// Y = the bags' sums (weighted: the combine) of U's rows.
+template <class I>
+void bm_bag_forward(benchmark::State& state, int threads, routemat::isa target, shape s,
+                    bool weighted) {
+  try {
+    routemat::set_num_threads(threads);
+    routemat::select_isa(target);
+    bag_inputs<I>& in = bag_inputs_for<I>(s);
+    const routemat::rows_view<const float> u(in.u.data(), s.n, s.d);
+    const routemat::rows_view<float> y(in.y.data(), in.count, s.d);
+    const auto w = weighted ? routemat::route_values<const float>(in.w.data(), s.m)
+                            : routemat::route_values<const float>();
+    auto call = [&] { routemat::bag_forward(in.b, u, y, routemat::reduce::sum, w); };
+    call();
+    for (auto _ : state) {
+      call();
+      benchmark::DoNotOptimize(in.y.data());
+      benchmark::ClobberMemory();
+    }
+    if (!bag_forward_is_right(state, in, weighted, weighted ? "bag_combine" : "bag_sum", call))
+      return;
+    report(state, s, bag_forward_bytes<I>(s, weighted));
+  } catch (const routemat::error& e) {
+    state.SkipWithError(e.what());
+  }
+}
+
+// The combine's backward through the plan: dU += and dw =.
+template <class I>
+void bm_bag_combine_backward(benchmark::State& state, int threads, routemat::isa target, shape s) {
+  try {
+    routemat::set_num_threads(threads);
+    routemat::select_isa(target);
+    bag_inputs<I>& in = bag_inputs_for<I>(s);
+    in.need_backward();
+    std::fill(in.du.begin(), in.du.end(), 0.0f);
+    const routemat::rows_view<const float> dy(in.dy.data(), in.count, s.d),
+        u(in.u.data(), s.n, s.d);
+    const routemat::rows_view<float> du(in.du.data(), s.n, s.d);
+    const routemat::route_values<float> dw(in.dw.data(), s.m);
+    const routemat::route_values<const float> w(in.w.data(), s.m);
+    auto call = [&] {
+      routemat::bag_backward(in.b, dy, &u, &du, dw, routemat::reduce::sum, w, in.routes.p.get());
+    };
+    call();
+    for (auto _ : state) {
+      call();
+      benchmark::DoNotOptimize(in.du.data());
+      benchmark::ClobberMemory();
+    }
+    if (!bag_backward_is_right(state, in, "bag_combine_backward", call)) return;
+    report(state, s, bag_backward_bytes<I>(s));
   } catch (const routemat::error& e) {
     state.SkipWithError(e.what());
   }
@@ -804,9 +1058,10 @@ void add(std::string name, int threads, benchmark::TimeUnit unit, Fn fn, Args...
 // ---------------------------------------------------------------------------
 // Names and registration.
 
-// "n=.../m=..." plus the distribution's suffix.
+// "n=.../m=..." plus the distribution's suffix and, for bags, "/k=...".
 std::string nm_name(const shape& s) {
-  return "n=" + std::to_string(s.n) + "/m=" + std::to_string(s.m) + dist_suffix(s.kind);
+  return "n=" + std::to_string(s.n) + "/m=" + std::to_string(s.m) + dist_suffix(s.kind) +
+         (s.k > 0 ? "/k=" + std::to_string(s.k) : "");
 }
 
 std::string shape_name(const char* op, const char* t, const char* i, const shape& s) {
@@ -841,6 +1096,22 @@ void register_ops(const isa_list& isas, const shape& s, thread_list threads) {
     for (int n : threads)
       add(shape_name("plan_scatter_add", t, i, s, target), n, unit, bm_plan_scatter_add<T, I>,
           target, s, routemat::write::accumulate);
+  }
+}
+
+// bag_sum (weighted false) or bag_combine and bag_combine_backward, for every
+// ISA, at one thread and at all threads.
+template <class I>
+void register_bags(const isa_list& isas, const shape& s, int all, bool weighted) {
+  const char* i = index_name<I>();
+  for (routemat::isa target : isas) {
+    for (int n : {0, all})
+      add(shape_name(weighted ? "bag_combine" : "bag_sum", "f32", i, s, target), n,
+          benchmark::kMillisecond, bm_bag_forward<I>, target, s, weighted);
+    if (!weighted) continue;
+    for (int n : {0, all})
+      add(shape_name("bag_combine_backward", "f32", i, s, target), n, benchmark::kMillisecond,
+          bm_bag_combine_backward<I>, target, s);
   }
 }
 
@@ -927,6 +1198,17 @@ void register_all(const isa_list& isas, int all) {
   }
   register_ops<float, i32>(isas, {16, 8 * K, 64 * K}, {0, all});  // graph_l2: dU in L2
   register_ops<double, i32>(isas, graph, {0});
+  const shape embedding_bf16{128, M, 64 * K};
+  register_ops<bf16, i32>(isas, embedding_bf16, {0, all});
+  register_ops<bf16, i64>(isas, embedding_bf16, {0, all});
+  for (const std::int64_t n : {M, 16 * K}) {  // bag_sum: the table in DRAM, in the caches
+    const shape s{64, n, 320 * K, dist::uniform, 20};
+    register_bags<i32>(isas, s, all, false);
+    register_bags<i64>(isas, s, all, false);
+  }
+  const shape combine{1024, 16 * K, 16 * K, dist::uniform, 2};
+  register_bags<i32>(isas, combine, all, true);
+  register_bags<i64>(isas, combine, all, true);
   const shape seed{1, 3, 5, dist::seed};
   for (const bool wide : {false, true}) {
     if (wide) {

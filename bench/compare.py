@@ -67,6 +67,11 @@ torch's index_add_, for both routemat variants; and the plan result equal to
 the plan-less one bit for bit, as the header promises (a mismatch there is
 reported, not raised).
 
+ML-runtime rows: bf16 embedding rows, EmbeddingBag sum and the weighted
+top-2 MoE combine against their PyTorch equivalents (bench/compare_ml.py says
+what each row runs, counts and checks); they follow the rows above in the
+same run, table and chart.
+
 C++ baselines: when --suite-json names routemat_bench's JSON output (default
 out/bench.json, which scripts/bench.sh writes first), its plain-loop, Eigen
 and dense rows for the same workload join the table (last column, next to
@@ -95,6 +100,8 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
+
+import compare_ml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VALUE_BYTES = 4  # f32
@@ -174,6 +181,7 @@ class Routemat:
             fn = getattr(lib, name)
             fn.restype = restype
             fn.argtypes = argtypes
+        compare_ml.declare(lib)
 
     def fail(self, status: int, what: str):
         name = self.lib.routemat_status_name(status) or b"?"
@@ -311,6 +319,10 @@ def make_indices(w: Workload, dtype: str, seed: int) -> np.ndarray:
     if w.dist == "permutation":
         return aligned_copy(rng.permutation(np.arange(w.m, dtype=np.int64) % w.n).astype(dtype))
     return aligned_copy(rng.integers(0, w.n, size=w.m, dtype=dtype))
+
+
+def uniform_indices(n: int, m: int, dtype: str, seed: int) -> np.ndarray:
+    return make_indices(Workload("uniform", "uniform", n, m, 1, [dtype]), dtype, seed)
 
 
 def random_values(shape, seed: int) -> np.ndarray:
@@ -573,7 +585,16 @@ def run_job(rm: Routemat, w: Workload, op: str, index_type: str, args) -> Dict[s
         if plan_handle is not None:
             rm.lib.routemat_plan_destroy(plan_handle)
         rm.lib.routemat_map_destroy(map_handle)
+    return finish_job(job, contenders)
 
+
+def run_ml_job(rm: Routemat, w, index_type: str, args) -> Dict[str, object]:
+    return compare_ml.run_ml_job(rm, w, index_type, args, Contender, Rows, uniform_indices,
+                                 warm_up, run_rounds, finish_job)
+
+
+def finish_job(job: Dict[str, object], contenders: List[Contender]) -> Dict[str, object]:
+    """The contenders' medians and GB/s into the job, and its summary."""
     job["contenders"] = {}
     for c in contenders:
         entry = {"status": c.status, "routemat": c.routemat}
@@ -598,7 +619,8 @@ def summarize_job(job: Dict[str, object]):
     job["best_peer"] = min(peers, key=lambda k: peers[k]["median_s"]) if peers else None
     job["ratio"] = (peers[job["best_peer"]]["median_s"] / ours[best_ours]["median_s"]
                     if peers else None)
-    target = GATHER_TARGET if job["op"] == "gather" else SCATTER_TARGET
+    target = job.get("target_ratio") or (GATHER_TARGET if job["op"] == "gather"
+                                         else SCATTER_TARGET)
     job["target_ratio"] = target
     job["below_target"] = job["ratio"] is not None and job["ratio"] < target
 
@@ -741,6 +763,21 @@ def print_untimed(jobs: List[Dict[str, object]]):
         print(f"note: {name} refused {'/'.join(types)} indices in {len(rows)} rows ({note})")
 
 
+def print_half_vs_f32(jobs: List[Dict[str, object]]):
+    """bf16 rows against the f32 embedding rows of the same row bytes (target: >= 1x)."""
+    f32 = {(j["op"], j["index_type"]): j for j in jobs if j["workload"] == "embedding"}
+    for j in jobs:
+        twin = f32.get((j["op"], j["index_type"]))
+        if j["workload"] != "bf16_embedding" or twin is None:
+            continue
+        ours = j["contenders"][j["best_routemat"]]["gbps"]
+        theirs = twin["contenders"][twin["best_routemat"]]["gbps"]
+        j["gbps_vs_f32_rows"] = ours / theirs
+        print(f"bf16 rows vs f32 rows (256-byte rows), {j['op']} {j['index_type']}: "
+              f"{ours:.2f} vs {theirs:.2f} GB/s = {ours / theirs:.2f}x "
+              f"({'ok' if ours >= theirs else 'below the 1x target'})")
+
+
 def format_seconds(seconds: float) -> str:
     if seconds < 1e-3:
         return f"{seconds * 1e6:.1f} us"
@@ -790,7 +827,8 @@ def plot_png(path: str, machine, ceiling_gbps: float, jobs):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ops = [op for op in ("gather", "scatter-add") if any(j["op"] == op for j in jobs)]
+    ops = [op for op in ("gather", "scatter-add", "bag-sum", "combine")
+           if any(j["op"] == op for j in jobs)]
     groups_max = max(sum(j["op"] == op for j in jobs) for op in ops)
     fig, axes = plt.subplots(len(ops), 1, figsize=(max(12, 1.1 * groups_max + 4), 6 * len(ops)),
                              squeeze=False)
@@ -880,11 +918,15 @@ def main(argv=None) -> int:
 
     plan = [(w, op, it) for w in workloads(args.quick) for it in w.index_types
             for op in ("gather", "scatter-add")]
+    plan += [(w, w.op, it) for w in compare_ml.ml_workloads(args.quick) for it in w.index_types]
     jobs = []
     for k, (w, op, index_type) in enumerate(plan, 1):
         print(f"[{k}/{len(plan)}] {w.label} {op} {index_type} ...", file=sys.stderr, flush=True)
-        jobs.append(run_job(rm, w, op, index_type, args))
-        add_suite_baselines(jobs[-1], baselines)
+        if isinstance(w, compare_ml.MLWorkload):
+            jobs.append(run_ml_job(rm, w, index_type, args))
+        else:
+            jobs.append(run_job(rm, w, op, index_type, args))
+            add_suite_baselines(jobs[-1], baselines)
 
     print(f"copy ceiling (numpy.copyto 512 MiB): {ceiling['gbps']:.2f} GB/s; "
           f"{args.threads} thread(s); routemat isa {machine['routemat_isa']}; "
@@ -906,6 +948,7 @@ def main(argv=None) -> int:
                   f"{j['best_peer']}")
     else:
         print("every row meets its target")
+    print_half_vs_f32(jobs)
     mismatched = [j for j in jobs
                   if j.get("checks", {}).get("plan_bitwise_equal_to_no_plan") is False]
     for j in mismatched:
