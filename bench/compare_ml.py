@@ -44,7 +44,6 @@ import ctypes
 from dataclasses import dataclass
 from typing import Dict, List
 
-import numpy as np
 import torch
 
 ROUTEMAT_F32 = 0
