@@ -51,7 +51,7 @@ routemat_status make_bags(routemat_bags** out, const routemat_map& map, std::int
                           std::int64_t bag_size, Fill fill) {
   // offsets [B + 1], kept [B], bag_of [m]
   std::int64_t elements = 0;
-  if (__builtin_add_overflow(count, count + 1, &elements) ||
+  if (count == INT64_MAX || __builtin_add_overflow(count, count + 1, &elements) ||
       __builtin_add_overflow(elements, map.rows, &elements) ||
       static_cast<std::uint64_t>(elements) > PTRDIFF_MAX / sizeof(std::int64_t))
     return fail(ROUTEMAT_ERROR_OVERFLOW, "%lld bags over %lld routes do not fit in memory",

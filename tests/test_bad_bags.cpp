@@ -117,6 +117,22 @@ TEST_CASE("bad input: bags_create refuses NULL out, map and offsets, negative B,
   CHECK(out == untouched_bags());
 }
 
+TEST_CASE("bad input: a bag count whose tables overflow is refused before offsets are read") {
+  // Found by the fuzzer: B = INT64_MAX overflowed computing B + 1. Only 2
+  // offsets exist here; a refused B must be refused before any is read.
+  const std::vector<std::int64_t> idx{0, 1};
+  const routemat::map g(2, 2, idx.data());
+  const std::int64_t offsets[2] = {0, 2};
+  routemat_bags* out = untouched_bags();
+  for (const std::int64_t bags :
+       {std::int64_t{INT64_MAX}, std::int64_t{INT64_MAX / 2}, std::int64_t{INT64_MAX / 16}}) {
+    CAPTURE(bags);
+    CHECK_FAILS(routemat_bags_create(&out, g.native_handle(), bags, offsets, ROUTEMAT_INT64),
+                ROUTEMAT_ERROR_OVERFLOW, cat(bags, " bags over 2 routes do not fit in memory"));
+  }
+  CHECK(out == untouched_bags());
+}
+
 TEST_CASE("bad input: fixed bags need a size of at least 1 that divides m") {
   const std::vector<std::int32_t> idx{0, 1, 2, 0, 1};
   const routemat::map g(5, 3, idx.data());
