@@ -1,15 +1,29 @@
 // routemat_fuzz: a differential libFuzzer target for routemat's C ABI.
 //
 // Every input decodes into one operation -- gather, scatter_add, plan
-// scatter-add (accumulate or overwrite), sum_forward or sum_backward -- on a
-// small routing map, with hostile indices, views, aliasing and settings mixed
-// in. The operation runs once per ISA that routemat_isa_supported() reports,
-// each time on fresh copies of the buffers, and is judged against a scalar
-// reference computed here (plain loops in row order):
+// scatter-add (accumulate or overwrite), sum_forward, sum_backward,
+// bag_forward or bag_backward -- on a small routing map, with rows of f32,
+// f64, bf16 or f16 and hostile indices, views, bag offsets, aliasing and
+// settings mixed in. The operation runs once per ISA that
+// routemat_isa_supported() reports, each time on fresh copies of the buffers,
+// and is judged against a scalar reference computed here (plain loops in row
+// order):
 //   - a valid call must return ROUTEMAT_OK, give exactly the reference bytes
 //     (gathers are copies; routemat adds duplicates in increasing row order,
 //     so sums are bit-exact too -- only the payload of a NaN may differ) and
 //     write no other byte (strided gaps, inputs, indices included);
+//   - 16-bit sums (bf16, f16: widened to f32, rounded to nearest even): the
+//     push (routemat_scatter_add, a forced ROUTEMAT_PLAN_PUSH) rounds each
+//     dst element after every routed row, the pull (ROUTEMAT_PLAN_PULL) once
+//     after all its sources; with the kernel AUTO (or untouched) either
+//     result is accepted;
+//   - bags: an unweighted forward (sum or mean) is bit-exact (the first kept
+//     row as it is, the others added in route order, times 1 / kept for a
+//     mean of more than one, rounded once); weighted forwards, du and dw are
+//     judged within a tolerance of a double reference (fma and lane-wise dot
+//     products are not reproducible by a scalar loop), a dropped route's dw
+//     is +0 exactly, and the backward without a plan and with one must give
+//     the same bits on each ISA;
 //   - an invalid call (by the rules of README.md / routemat.h, mirrored in
 //     this file) must return a non-OK status of the kind its fault allows,
 //     with a fresh, non-empty routemat_last_error(), and leave every buffer
@@ -21,9 +35,10 @@
 // and aborts.
 //
 // Input format (little endian; bytes past the end read as 0):
-//   [0]      op: % 6 -> gather, scatter_add, plan accumulate, plan overwrite,
-//            sum_forward, sum_backward
-//   [1]      bit 0 ROUTEMAT_ALLOW_DROP, bit 1 int64 indices, bit 2 f64 values,
+//   [0]      op: % 8 -> gather, scatter_add, plan accumulate, plan overwrite,
+//            sum_forward, sum_backward, bag_forward, bag_backward
+//   [1]      bit 0 ROUTEMAT_ALLOW_DROP, bit 1 int64 indices, bit 2 f64 values
+//            (with bit 6: f16), bit 6 16-bit values (bf16, or f16 with bit 2),
 //            bit 4 gathers through routemat_plan_map(), bits 3 and 5 both set:
 //            big shapes (m 4096..36863, n < 4096, d 1..4: plan builds and
 //            kernels sharded over threads; about 10 ms an input)
@@ -40,13 +55,24 @@
 //   [15]     values (% 4): small integers, finite floats of mixed exponents,
 //            raw bits (NaN, inf, denormals), special values
 //   [16] [17] [18]  src / dst / index lead, in elements (% 16): alignment
-//   [19] [20]  faults (% 32, see enum fault), [21] a fault parameter
+//   [19] [20]  faults (% 32, see enum fault), [21] a fault parameter. For
+//            bag ops null_map passes NULL bags, write_mode an unknown reduce;
+//            src is u (forward) / dy (backward), dst y / du.
 //   [22]     arena (& 7): bit 0 src, bit 1 dst, bit 2 indices share one block
 //   [23..28] int16 offsets of src, dst, indices in the arena (units of the
 //            widest element)
 //   [29]     misc checks of the setters and getters (bit per check)
-//   [30..]   index patches, 3 bytes each: row (u16 % m), kind (% 16, see
-//            patch_value)
+//   bag ops only (the patches then start at [36]):
+//   [30]     bit 0 routemat_bags_create_fixed (else offsets), bit 1 int64
+//            offsets, bit 2 ROUTEMAT_REDUCE_MEAN, bit 3 weights, backward: bit 4
+//            du NULL, bit 5 dw NULL, bit 6 u NULL (when dw is NULL)
+//   [31..32] offsets: B = u16 % (m + 2); fixed: bag size (% 4: 0 -> 1 +
+//            (u16 >> 2) % 8, 1 -> m, else the largest divisor of m <= that)
+//   [33]     bag fault (% 21, see enum bag_fault), [34] its parameter
+//   [35]     offsets pattern (% 4): random cuts, equal, all in the last bag,
+//            one route per bag
+//   [30..] / [36..]  index patches, 3 bytes each: row (u16 % m), kind (% 16,
+//            see patch_value)
 // fuzz/make_corpus.py writes the seed corpus in this format.
 //
 // Environment: ROUTEMAT_FUZZ_VERBOSE=1 prints every decoded input and its
@@ -55,6 +81,8 @@
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 
+#include <algorithm>
+#include <cfloat>
 #include <cinttypes>
 #include <cmath>
 #include <cstdarg>
@@ -155,14 +183,66 @@ enum op_kind {
   op_plan_overwrite,
   op_sum_forward,
   op_sum_backward,
+  op_bag_forward,
+  op_bag_backward,
   op_count
 };
-const char* const op_names[] = {"gather",         "scatter_add", "plan_accumulate",
-                                "plan_overwrite", "sum_forward", "sum_backward"};
+const char* const op_names[] = {"gather",      "scatter_add",  "plan_accumulate", "plan_overwrite",
+                                "sum_forward", "sum_backward", "bag_forward",     "bag_backward"};
 
 bool gathers(int op) { return op == op_gather || op == op_sum_backward; }
-bool uses_plan(int op) { return op >= op_plan_accumulate; }
+bool is_bag_op(int op) { return op == op_bag_forward || op == op_bag_backward; }
+bool uses_plan(int op) {
+  return (op >= op_plan_accumulate && op <= op_sum_backward) || op == op_bag_backward;
+}
 bool overwrites_sum(int op) { return op == op_plan_overwrite || op == op_sum_forward; }
+
+const char* type_name(std::int32_t t) {
+  switch (t) {
+    case ROUTEMAT_F32: return "f32";
+    case ROUTEMAT_F64: return "f64";
+    case ROUTEMAT_BF16: return "bf16";
+    case ROUTEMAT_F16: return "f16";
+    default: return "bad-type";
+  }
+}
+std::int64_t type_size(std::int32_t t) {
+  return t == ROUTEMAT_F64 ? 8 : (t == ROUTEMAT_BF16 || t == ROUTEMAT_F16) ? 2 : 4;
+}
+
+// Faults of the bag operations (input byte [33], see the header).
+enum bag_fault {
+  bf_none = 0,
+  bf_create_out_null,     // routemat_bags_create*(NULL, ...)
+  bf_create_map_null,     // ... a NULL map
+  bf_bags_negative,       // bags < 0 (offsets), bag_size < 1 (fixed)
+  bf_bags_huge,           // bags whose storage overflows (offsets), a hostile bag_size (fixed)
+  bf_offset_type,         // an offset type that is neither INT32 nor INT64
+  bf_offsets_null,        // offsets NULL
+  bf_offsets_first,       // offsets[0] != 0
+  bf_offsets_decrease,    // offsets[b + 1] < offsets[b] somewhere
+  bf_offsets_last,        // offsets[B] != m
+  bf_offsets_wide,        // one offset + 2^32 (int32: truncated back, valid)
+  bf_fixed_size,          // bag_size not dividing m (fixed)
+  bf_weight_count,        // weights given, weight_count != m (hostile values)
+  bf_weights_null_count,  // weights NULL with weight_count != 0
+  bf_dw_count,            // dw given, dw_count != m (backward)
+  bf_dw_null_count,       // dw NULL with dw_count != 0 (backward)
+  bf_u_null_with_dw,      // u NULL while dw is asked for (backward)
+  bf_plan_other_map,      // a plan of another map over a copy of the indices (backward)
+  bf_weights_alias_out,   // weights placed inside y (forward) / du (backward)
+  bf_dw_alias,            // dw placed inside dy, u, weights, the indices or du (backward)
+  bf_u_alias_du,          // u placed inside du (backward)
+  bf_count_
+};
+const char* const bag_fault_names[] = {
+    "none",          "create_out_null", "create_map_null", "bags_negative",      "bags_huge",
+    "offset_type",   "offsets_null",    "offsets_first",   "offsets_decrease",   "offsets_last",
+    "offsets_wide",  "fixed_size",      "weight_count",    "weights_null_count", "dw_count",
+    "dw_null_count", "u_null_with_dw",  "plan_other_map",  "weights_alias_out",  "dw_alias",
+    "u_alias_du"};
+static_assert(sizeof bag_fault_names / sizeof bag_fault_names[0] == bf_count_,
+              "one name per bag fault");
 
 enum fault {
   fault_none = 0,
@@ -189,12 +269,12 @@ enum fault {
   fault_dst_stride_short,
   fault_src_data_null,  // data NULL (an error only when rows > 0)
   fault_dst_data_null,
-  fault_src_stride_huge,  // stride >= 2^61: overflow when rows >= 2, valid with one row
+  fault_src_stride_huge,  // stride >= 2^62: overflow when rows >= 2, valid with one row
   fault_dst_stride_huge,
   fault_type_mismatch,   // dst holds the other value type
   fault_width_mismatch,  // dst width differs from src width
   fault_write_mode,      // an unknown routemat_write (plan scatter-adds only)
-  fault_huge_width,      // both widths >= 2^61: valid only when neither view has rows
+  fault_huge_width,      // both widths >= 2^62: valid only when neither view has rows
   fault_count_ = 32
 };
 const char* const fault_names[] = {"none",
@@ -235,6 +315,7 @@ static_assert(sizeof fault_names / sizeof fault_names[0] == fault_count_, "one n
 struct fuzz_case {
   int op = 0;
   bool drop = false, idx64 = false, f64 = false, big = false, via_plan_map = false;
+  std::int32_t vtype = ROUTEMAT_F32;  // the value type (f32, f64, bf16, f16)
   int plan_kernel_mode = 0, stream_mode = 0, thread_mode = 0;
   std::int64_t m = 0, n = 0, d = 1, src_extra = 0, dst_extra = 0;
   int pattern = 0;
@@ -246,6 +327,12 @@ struct fuzz_case {
   int arena = 0;
   std::int16_t arena_offsets[3] = {0, 0, 0};
   std::uint8_t misc = 0;
+  // Bag operations only ([30..35]).
+  bool bag_fixed = false, bag_off64 = false, bag_mean = false, bag_weighted = false;
+  bool bag_no_du = false, bag_no_dw = false, bag_no_u = false;
+  std::uint16_t bag_count_raw = 0;
+  int bag_fault = 0;
+  std::uint8_t bag_param = 0, bag_pattern = 0;
   std::vector<std::pair<std::uint16_t, std::uint8_t>> patches;
 
   bool has(fault f) const { return faults[0] == f || faults[1] == f; }
@@ -259,6 +346,8 @@ fuzz_case decode(const std::uint8_t* data, std::size_t size) {
   c.drop = types & 1;
   c.idx64 = types & 2;
   c.f64 = types & 4;
+  c.vtype =
+      (types & 64) ? (c.f64 ? ROUTEMAT_F16 : ROUTEMAT_BF16) : (c.f64 ? ROUTEMAT_F64 : ROUTEMAT_F32);
   c.big = (types & 0x28) == 0x28;
   c.via_plan_map = types & 16;
   const std::uint8_t settings = in.u8();
@@ -292,6 +381,20 @@ fuzz_case decode(const std::uint8_t* data, std::size_t size) {
   c.arena = in.u8() & 7;
   for (auto& o : c.arena_offsets) o = in.i16();
   c.misc = in.u8();
+  if (is_bag_op(c.op)) {
+    const std::uint8_t flags = in.u8();
+    c.bag_fixed = flags & 1;
+    c.bag_off64 = flags & 2;
+    c.bag_mean = flags & 4;
+    c.bag_weighted = flags & 8;
+    c.bag_no_du = flags & 16;
+    c.bag_no_dw = flags & 32;
+    c.bag_no_u = flags & 64;
+    c.bag_count_raw = in.u16();
+    c.bag_fault = in.u8() % bf_count_;
+    c.bag_param = in.u8();
+    c.bag_pattern = in.u8();
+  }
   while (in.more()) {
     const std::uint16_t row = in.u16();
     const std::uint8_t kind = in.u8();
@@ -417,11 +520,30 @@ __attribute__((no_sanitize("coverage"))) T make_value(int mode, rng& r) {
   }
 }
 
-FUZZ_BULK void fill_values(unsigned char* p, std::size_t bytes, bool f64, int mode, rng& r) {
-  const std::size_t es = f64 ? 8 : 4;
+// A 16-bit value (bits) of the mode: the f32 generator rounded, except raw
+// bits and, for f16, finite values of exponents it can hold.
+__attribute__((no_sanitize("coverage"))) std::uint16_t make_half(bool f16, int mode, rng& r) {
+  if (mode == 2) return static_cast<std::uint16_t>(r.next());
+  if (mode == 1 && f16) {  // exponent field 5..25: finite, sums round
+    const std::uint64_t x = r.next();
+    return static_cast<std::uint16_t>(((x >> 63) << 15) | ((5 + (x >> 32) % 21) << 10) |
+                                      (x & 0x3FF));
+  }
+  const float v = make_value<float>(mode, r);
+  return f16 ? routemat_f32_to_f16(v) : routemat_f32_to_bf16(v);
+}
+
+FUZZ_BULK void fill_values(unsigned char* p, std::size_t bytes, std::int32_t type, int mode,
+                           rng& r) {
+  const bool f64 = type == ROUTEMAT_F64;
+  const bool half = type == ROUTEMAT_BF16 || type == ROUTEMAT_F16;
+  const std::size_t es = static_cast<std::size_t>(type_size(type));
   std::size_t k = 0;
   for (; k + es <= bytes; k += es) {
-    if (f64) {
+    if (half) {
+      const std::uint16_t h = make_half(type == ROUTEMAT_F16, mode, r);
+      std::memcpy(p + k, &h, 2);
+    } else if (f64) {
       const double v = make_value<double>(mode, r);
       std::memcpy(p + k, &v, 8);
     } else {
@@ -505,8 +627,11 @@ struct view_decl {
   std::size_t bytes = 0;     // allocated extent
   bool well_formed = false;  // passes every single-view check
 
-  bool type_valid() const { return type == ROUTEMAT_F32 || type == ROUTEMAT_F64; }
-  std::int64_t es() const { return type == ROUTEMAT_F64 ? 8 : 4; }
+  bool type_valid() const {
+    return type == ROUTEMAT_F32 || type == ROUTEMAT_F64 || type == ROUTEMAT_BF16 ||
+           type == ROUTEMAT_F16;
+  }
+  std::int64_t es() const { return type_size(type); }
 };
 
 // The statuses check_rows may return for this view (0: the view is fine).
@@ -753,6 +878,81 @@ FUZZ_BULK void reference(int op, const unsigned char* idx, bool idx64, std::int6
   }
 }
 
+// 16-bit rows (bf16, f16): gathers copy bits; sums widen to f32 and round to
+// nearest even when storing. push: each routed row's update of a dst element
+// is rounded as it is stored (routemat_scatter_add, ROUTEMAT_PLAN_PUSH);
+// otherwise (the pull) each dst element's sources are summed in f32 in row
+// order onto widen(dst) (or 0 for an overwrite) and rounded once, and a dst
+// row with no source is not touched by an accumulate.
+__attribute__((no_sanitize("coverage"))) float widen16(bool f16, std::uint16_t h) {
+  return f16 ? routemat_f16_to_f32(h) : routemat_bf16_to_f32(h);
+}
+__attribute__((no_sanitize("coverage"))) std::uint16_t narrow16(bool f16, float x) {
+  return f16 ? routemat_f32_to_f16(x) : routemat_f32_to_bf16(x);
+}
+
+FUZZ_BULK void reference_half(int op, bool push, bool f16, const unsigned char* idx, bool idx64,
+                              std::int64_t m, std::int64_t n, const unsigned char* src,
+                              std::int64_t ss, unsigned char* dst, std::int64_t ds,
+                              std::int64_t d) {
+  if (gathers(op)) {
+    for (std::int64_t i = 0; i < m; ++i) {
+      const std::int64_t j = index_at(idx, idx64, i);
+      unsigned char* out = dst + i * ds * 2;
+      if (j == -1) {
+        std::memset(out, 0, static_cast<std::size_t>(d * 2));
+      } else {
+        std::memcpy(out, src + j * ss * 2, static_cast<std::size_t>(d * 2));
+      }
+    }
+    return;
+  }
+  const bool overwrite = overwrites_sum(op);
+  if (push) {
+    if (overwrite)
+      for (std::int64_t j = 0; j < n; ++j) std::memset(dst + j * ds * 2, 0, d * 2);
+    for (std::int64_t i = 0; i < m; ++i) {
+      const std::int64_t j = index_at(idx, idx64, i);
+      if (j == -1) continue;
+      for (std::int64_t k = 0; k < d; ++k) {
+        unsigned char* o = dst + (j * ds + k) * 2;
+        const float sum = widen16(f16, load<std::uint16_t>(o)) +
+                          widen16(f16, load<std::uint16_t>(src + (i * ss + k) * 2));
+        store<std::uint16_t>(o, narrow16(f16, sum));
+      }
+    }
+    return;
+  }
+  // The pull: f32 sums of every destination element, rounded once.
+  std::vector<std::vector<std::int64_t>> sources(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < m; ++i) {
+    const std::int64_t j = index_at(idx, idx64, i);
+    if (j != -1) sources[static_cast<std::size_t>(j)].push_back(i);
+  }
+  for (std::int64_t j = 0; j < n; ++j) {
+    const auto& from = sources[static_cast<std::size_t>(j)];
+    if (from.empty() && !overwrite) continue;
+    for (std::int64_t k = 0; k < d; ++k) {
+      unsigned char* o = dst + (j * ds + k) * 2;
+      float acc = overwrite ? 0.0f : widen16(f16, load<std::uint16_t>(o));
+      for (const std::int64_t i : from)
+        acc += widen16(f16, load<std::uint16_t>(src + (i * ss + k) * 2));
+      store<std::uint16_t>(o, narrow16(f16, acc));
+    }
+  }
+}
+
+// An element of any value type, as a double.
+__attribute__((no_sanitize("coverage"))) double value_at(std::int32_t type,
+                                                         const unsigned char* p) {
+  switch (type) {
+    case ROUTEMAT_F64: return load<double>(p);
+    case ROUTEMAT_BF16: return widen16(false, load<std::uint16_t>(p));
+    case ROUTEMAT_F16: return widen16(true, load<std::uint16_t>(p));
+    default: return load<float>(p);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // One input.
 
@@ -789,22 +989,41 @@ FUZZ_BULK facts_ref reference_facts(const unsigned char* idx, bool idx64, std::i
 }
 
 std::string describe(const fuzz_case& c) {
-  std::string s = format(
-      "op=%s m=%" PRId64 " n=%" PRId64 " d=%" PRId64
-      " %s %s drop=%d big=%d via_plan_map=%d "
-      "src_stride=d+%" PRId64 " dst_stride=d+%" PRId64
-      " pattern=%d seed=%u values=%d "
-      "leads=%d/%d/%d faults=%s,%s param=%u arena=%d offsets=%d/%d/%d misc=0x%02x "
-      "plan_kernel=%d stream=%d threads=%d patches=%zu",
-      op_names[c.op], c.m, c.n, c.d, c.idx64 ? "int64" : "int32", c.f64 ? "f64" : "f32", c.drop,
-      c.big, c.via_plan_map, c.src_extra, c.dst_extra, c.pattern, c.seed, c.value_mode, c.src_lead,
-      c.dst_lead, c.idx_lead, fault_names[c.faults[0]], fault_names[c.faults[1]], c.fault_param,
-      c.arena, c.arena_offsets[0], c.arena_offsets[1], c.arena_offsets[2], c.misc,
-      c.plan_kernel_mode, c.stream_mode, c.thread_mode, c.patches.size());
+  std::string s =
+      format("op=%s m=%" PRId64 " n=%" PRId64 " d=%" PRId64
+             " %s %s drop=%d big=%d via_plan_map=%d "
+             "src_stride=d+%" PRId64 " dst_stride=d+%" PRId64
+             " pattern=%d seed=%u values=%d "
+             "leads=%d/%d/%d faults=%s,%s param=%u arena=%d offsets=%d/%d/%d misc=0x%02x "
+             "plan_kernel=%d stream=%d threads=%d patches=%zu",
+             op_names[c.op], c.m, c.n, c.d, c.idx64 ? "int64" : "int32", type_name(c.vtype), c.drop,
+             c.big, c.via_plan_map, c.src_extra, c.dst_extra, c.pattern, c.seed, c.value_mode,
+             c.src_lead, c.dst_lead, c.idx_lead, fault_names[c.faults[0]], fault_names[c.faults[1]],
+             c.fault_param, c.arena, c.arena_offsets[0], c.arena_offsets[1], c.arena_offsets[2],
+             c.misc, c.plan_kernel_mode, c.stream_mode, c.thread_mode, c.patches.size());
+  if (is_bag_op(c.op))
+    s += format(" bags: %s%s %s%s%s%s%s count=%u fault=%s param=%u pattern=%u",
+                c.bag_fixed ? "fixed" : "offsets", c.bag_fixed ? "" : (c.bag_off64 ? "64" : "32"),
+                c.bag_mean ? "mean" : "sum", c.bag_weighted ? " weighted" : "",
+                c.bag_no_du ? " no-du" : "", c.bag_no_dw ? " no-dw" : "", c.bag_no_u ? " no-u" : "",
+                c.bag_count_raw, bag_fault_names[c.bag_fault], c.bag_param, c.bag_pattern);
   for (std::size_t k = 0; k < c.patches.size() && k < 8; ++k)
     s += format(" [row %u kind %u]", c.patches[k].first, c.patches[k].second % 16);
   return s;
 }
+
+// An element judged within a tolerance: |got - ref| <= tol; any: not judged
+// (non-finite inputs, or magnitudes where the library's type may overflow);
+// a NaN ref wants a NaN, an infinite one the same infinity.
+struct tol_check {
+  int buf;
+  std::size_t at;
+  std::int32_t type;
+  double ref, tol;
+  bool any;
+};
+
+constexpr int nbufs = 8;
 
 class runner {
  public:
@@ -824,11 +1043,25 @@ class runner {
   void op_stage();
   routemat_status call_op(const routemat_rows* src, const routemat_rows* dst);
   void reset_buffers();
-  std::string compare_buffers(const char* isa, bool lenient_dst);
+  std::string compare_buffers(const char* isa, bool lenient_dst,
+                              const std::vector<unsigned char>* expected);
   std::string untouched(const char* what, routemat_status s);
+  // Bag operations.
+  void bag_setup();
+  void bag_layout();
+  bool bags_stage();
+  void bag_op_stage();
+  void bag_forward_reference();
+  void bag_backward_reference(bool with_du, bool with_dw);
   void cleanup() {
+    if (bags_ != nullptr) routemat_bags_destroy(bags_);
+    if (other_plan_ != nullptr) routemat_plan_destroy(other_plan_);
+    if (other_map_ != nullptr) routemat_map_destroy(other_map_);
     if (plan_ != nullptr) routemat_plan_destroy(plan_);
     if (map_ != nullptr) routemat_map_destroy(map_);
+    bags_ = nullptr;
+    other_plan_ = nullptr;
+    other_map_ = nullptr;
     plan_ = nullptr;
     map_ = nullptr;
   }
@@ -841,10 +1074,33 @@ class runner {
   // Index storage.
   int idx_buf_ = 2;
   std::size_t idx_offset_ = 0, idx_bytes_ = 0;
-  buffer bufs_[4];
-  std::vector<unsigned char> initial_[4], expected_[4];
+  // 0 src, 1 dst, 2 indices, 3 arena; bag operations: 4 u (backward), 5
+  // weights, 6 dw, 7 offsets.
+  buffer bufs_[nbufs];
+  std::vector<unsigned char> initial_[nbufs], expected_[nbufs];
+  // The pull's result of a 16-bit sum whose kernel AUTO picks (either is right).
+  std::vector<unsigned char> expected_pull_[nbufs];
+  bool have_pull_ = false;
+  // Elements judged within a tolerance instead of exactly (bag operations).
+  std::vector<tol_check> tols_;
   routemat_map* map_ = nullptr;
   routemat_plan* plan_ = nullptr;
+  // Bags.
+  routemat_bags* bags_ = nullptr;
+  routemat_map* other_map_ = nullptr;
+  routemat_plan* other_plan_ = nullptr;
+  std::vector<std::int64_t> other_indices_;
+  std::int64_t bag_count_ = 0;         // B, as the bags object must report it
+  std::int64_t bag_size_ = 1;          // as passed to routemat_bags_create_fixed
+  std::int64_t bags_arg_ = 0;          // as passed to routemat_bags_create
+  std::vector<std::int64_t> offsets_;  // as stored (int32: truncated)
+  view_decl u_{"u"};                   // backward: u, n rows
+  struct place {
+    int buf = -1;
+    std::size_t offset = 0;
+    bool null = true;
+  } weights_, dw_;
+  std::int64_t weight_count_ = 0, dw_count_ = 0;
   host_pool host_;
   bool changed_kernel_ = false, changed_stream_ = false, changed_threads_ = false,
        changed_host_ = false;
@@ -1020,9 +1276,14 @@ void runner::misc_checks_with_map(const routemat_map* map) {
 
 // Declared views, before the faults that change them.
 void runner::setup_views() {
-  value_type_ = c_.f64 ? ROUTEMAT_F64 : ROUTEMAT_F32;
-  const std::int64_t in_rows = gathers(c_.op) ? c_.n : c_.m;
-  const std::int64_t out_rows = gathers(c_.op) ? c_.m : c_.n;
+  value_type_ = c_.vtype;
+  std::int64_t in_rows = gathers(c_.op) ? c_.n : c_.m;
+  std::int64_t out_rows = gathers(c_.op) ? c_.m : c_.n;
+  if (is_bag_op(c_.op)) {  // forward: u (n rows) -> y (B rows); backward: dy (B) -> du (n)
+    bag_setup();
+    in_rows = c_.op == op_bag_forward ? c_.n : bag_count_;
+    out_rows = c_.op == op_bag_forward ? bag_count_ : c_.n;
+  }
   src_.type = dst_.type = value_type_;
   src_.rows = src_.expected_rows = in_rows;
   dst_.rows = dst_.expected_rows = out_rows;
@@ -1032,7 +1293,7 @@ void runner::setup_views() {
 
   const std::uint8_t p = c_.fault_param;
   static const std::int32_t bad_types[] = {4, -1, INT32_MIN, INT32_MAX};
-  static const std::int64_t huge[] = {INT64_MAX, std::int64_t{1} << 62, (std::int64_t{1} << 61) + 1,
+  static const std::int64_t huge[] = {INT64_MAX, std::int64_t{1} << 62, (std::int64_t{1} << 62) + 1,
                                       INT64_MAX - 7};
   for (int k = 0; k < 2; ++k) {
     const int f = c_.faults[k];
@@ -1073,8 +1334,9 @@ void runner::setup_views() {
       case fault_dst_data_null: v.null_data = true; break;
       case fault_src_stride_huge:
       case fault_dst_stride_huge: v.stride = huge[p % 4]; break;
-      case fault_type_mismatch:
-        dst_.type = value_type_ == ROUTEMAT_F32 ? ROUTEMAT_F64 : ROUTEMAT_F32;
+      case fault_type_mismatch:  // the other type of the same size class, or (param bit 7)
+        // the one of the other size (f32 <-> bf16, f64 <-> f16)
+        dst_.type = value_type_ ^ ((p & 0x80) ? 2 : 1);
         break;
       case fault_width_mismatch:
         dst_.width = (p & 1) && c_.d > 1 ? c_.d - 1 : c_.d + 1 + p % 8;
@@ -1165,15 +1427,15 @@ void runner::layout() {
   }
 
   // Contents: values everywhere (the arena as src's type), then the indices.
-  const bool src_f64 = src_.type == ROUTEMAT_F64, dst_f64 = dst_.type == ROUTEMAT_F64;
   if (bufs_[3].allocated())
-    fill_values(bufs_[3].data(), bufs_[3].size(), src_f64, c_.value_mode, r_);
+    fill_values(bufs_[3].data(), bufs_[3].size(), src_.type, c_.value_mode, r_);
   if (bufs_[0].allocated())
-    fill_values(bufs_[0].data(), bufs_[0].size(), src_f64, c_.value_mode, r_);
+    fill_values(bufs_[0].data(), bufs_[0].size(), src_.type, c_.value_mode, r_);
   if (bufs_[1].allocated())
-    fill_values(bufs_[1].data(), bufs_[1].size(), dst_f64, c_.value_mode, r_);
+    fill_values(bufs_[1].data(), bufs_[1].size(), dst_.type, c_.value_mode, r_);
   store_indices(indices_, c_.idx64, bufs_[idx_buf_].data() + idx_offset_);
-  for (int b = 0; b < 4; ++b) {
+  if (is_bag_op(c_.op)) bag_layout();
+  for (int b = 0; b < nbufs; ++b) {
     initial_[b].assign(bufs_[b].data(), bufs_[b].data() + bufs_[b].size());
     expected_[b] = initial_[b];
   }
@@ -1253,7 +1515,7 @@ bool runner::map_stage() {
     if (s == ROUTEMAT_OK && out != sentinel) map_ = out;  // destroyed in cleanup
     expect_refused(s, allowed, "routemat_map_create");
     FUZZ_CHECK(out == sentinel, "a refused routemat_map_create wrote *out");
-    for (int b = 0; b < 4; ++b)
+    for (int b = 0; b < nbufs; ++b)
       FUZZ_CHECK(initial_[b].empty() ||
                      std::memcmp(bufs_[b].data(), initial_[b].data(), initial_[b].size()) == 0,
                  "a refused routemat_map_create wrote buffer %d", b);
@@ -1322,47 +1584,72 @@ routemat_status runner::call_op(const routemat_rows* src, const routemat_rows* d
 }
 
 void runner::reset_buffers() {
-  for (int b = 0; b < 4; ++b)
+  for (int b = 0; b < nbufs; ++b)
     if (!initial_[b].empty()) std::memcpy(bufs_[b].data(), initial_[b].data(), initial_[b].size());
 }
 
 // Every buffer against its expected image; with lenient_dst, a dst element
-// that is NaN in both may differ in its payload (sums only).
-std::string runner::compare_buffers(const char* isa, bool lenient_dst) {
-  for (int b = 0; b < 4; ++b) {
-    const std::size_t size = expected_[b].size();
+// that is NaN in both may differ in its payload (sums only); the elements of
+// tols_ are judged by their tolerance instead.
+std::string runner::compare_buffers(const char* isa, bool lenient_dst,
+                                    const std::vector<unsigned char>* expected) {
+  std::string tol_problem;
+  std::vector<unsigned char> seen[nbufs];
+  for (const tol_check& t : tols_) {
+    std::vector<unsigned char>& v = seen[t.buf];
+    if (v.empty()) v.assign(bufs_[t.buf].data(), bufs_[t.buf].data() + bufs_[t.buf].size());
+    const auto es = static_cast<std::size_t>(type_size(t.type));
+    const double got = value_at(t.type, &v[t.at]);
+    bool ok = t.any;
+    if (!ok && std::isnan(t.ref)) {
+      ok = std::isnan(got);
+    } else if (!ok && std::isinf(t.ref)) {
+      ok = got == t.ref;
+    } else if (!ok) {
+      ok = std::isfinite(got) && std::fabs(got - t.ref) <= t.tol;
+    }
+    if (ok) {
+      std::memcpy(&v[t.at], &expected[t.buf][t.at], es);
+    } else if (tol_problem.empty()) {
+      tol_problem = format(
+          "%s on %s: buffer %d byte %zu (element %zu of its %s): got %.17g, want "
+          "%.17g within %.3g",
+          op_names[c_.op], isa, t.buf, t.at, t.at / es, type_name(t.type), got, t.ref, t.tol);
+    }
+  }
+  if (!tol_problem.empty()) return tol_problem;
+  for (int b = 0; b < nbufs; ++b) {
+    const std::size_t size = expected[b].size();
     if (size == 0) continue;
-    const unsigned char* got = bufs_[b].data();
-    if (std::memcmp(got, expected_[b].data(), size) == 0) continue;
-    std::vector<unsigned char> seen(got, got + size);
+    if (seen[b].empty()) {
+      if (std::memcmp(bufs_[b].data(), expected[b].data(), size) == 0) continue;
+      seen[b].assign(bufs_[b].data(), bufs_[b].data() + size);
+    } else if (std::memcmp(seen[b].data(), expected[b].data(), size) == 0) {
+      continue;
+    }
+    const std::vector<unsigned char>& want = expected[b];
     const std::int64_t es = dst_.es();
     if (lenient_dst && dst_.buf == b) {
       for (std::int64_t i = 0; i < dst_.rows; ++i)
         for (std::int64_t k = 0; k < dst_.width; ++k) {
           const std::size_t at = dst_.offset + static_cast<std::size_t>((i * dst_.stride + k) * es);
-          const bool nan_got =
-              es == 8 ? std::isnan(load<double>(&seen[at])) : std::isnan(load<float>(&seen[at]));
-          const bool nan_want = es == 8 ? std::isnan(load<double>(&expected_[b][at]))
-                                        : std::isnan(load<float>(&expected_[b][at]));
-          if (nan_got && nan_want)
-            std::memcpy(&seen[at], &expected_[b][at], static_cast<std::size_t>(es));
+          if (std::isnan(value_at(dst_.type, &seen[b][at])) &&
+              std::isnan(value_at(dst_.type, &want[at])))
+            std::memcpy(&seen[b][at], &want[at], static_cast<std::size_t>(es));
         }
-      if (std::memcmp(seen.data(), expected_[b].data(), size) == 0) continue;
+      if (std::memcmp(seen[b].data(), want.data(), size) == 0) continue;
     }
     std::size_t at = 0;
-    while (seen[at] == expected_[b][at]) ++at;
+    while (seen[b][at] == want[at]) ++at;
     std::string where = format("byte %zu of buffer %d", at, b);
     if (dst_.buf == b && at >= dst_.offset && dst_.stride > 0) {
       const std::size_t rel = (at - dst_.offset) / static_cast<std::size_t>(es);
       const std::int64_t row = static_cast<std::int64_t>(rel) / dst_.stride;
       const std::int64_t col = static_cast<std::int64_t>(rel) % dst_.stride;
       const std::size_t el = dst_.offset + rel * static_cast<std::size_t>(es);
-      const double got_v = es == 8 ? load<double>(&seen[el]) : load<float>(&seen[el]);
-      const double want_v =
-          es == 8 ? load<double>(&expected_[b][el]) : load<float>(&expected_[b][el]);
       where += format(" = dst element (row %" PRId64 ", col %" PRId64 ")%s: got %.17g, want %.17g",
                       row, col, col >= dst_.width || row >= dst_.rows ? " [outside the rows]" : "",
-                      got_v, want_v);
+                      value_at(dst_.type, &seen[b][el]), value_at(dst_.type, &want[el]));
     } else if (b == src_.buf) {
       where += " (src: an input was written)";
     } else if (b == idx_buf_) {
@@ -1376,7 +1663,7 @@ std::string runner::compare_buffers(const char* isa, bool lenient_dst) {
 
 // "" when every buffer still holds its initial bytes after a refused call.
 std::string runner::untouched(const char* what, routemat_status s) {
-  for (int b = 0; b < 4; ++b)
+  for (int b = 0; b < nbufs; ++b)
     if (!initial_[b].empty() &&
         std::memcmp(bufs_[b].data(), initial_[b].data(), initial_[b].size()) != 0)
       return format("%s was refused (%s) but wrote buffer %d", what, routemat_status_name(s), b);
@@ -1384,6 +1671,10 @@ std::string runner::untouched(const char* what, routemat_status s) {
 }
 
 void runner::op_stage() {
+  if (is_bag_op(c_.op)) {
+    bag_op_stage();
+    return;
+  }
   // The statuses the call may return.
   unsigned allowed = view_faults(src_) | view_faults(dst_);
   if (c_.has(fault_null_map)) allowed |= status_bit(ROUTEMAT_ERROR_INVALID_ARGUMENT);
@@ -1446,7 +1737,25 @@ void runner::op_stage() {
         initial_[src_.buf].empty() ? nullptr : initial_[src_.buf].data() + src_.offset;
     unsigned char* out =
         expected_[dst_.buf].empty() ? nullptr : expected_[dst_.buf].data() + dst_.offset;
-    if (c_.f64) {
+    if (value_type_ == ROUTEMAT_BF16 || value_type_ == ROUTEMAT_F16) {
+      // The push for routemat_scatter_add and a forced PUSH, the pull for a
+      // forced PULL; for AUTO (or untouched) either is right, so both are
+      // computed (the pull into expected_pull_).
+      const bool f16 = value_type_ == ROUTEMAT_F16;
+      const bool auto_kernel = c_.plan_kernel_mode <= 1 && c_.op != op_scatter_add;
+      const bool push = c_.op == op_scatter_add || c_.plan_kernel_mode == 3 || auto_kernel;
+      reference_half(c_.op, push, f16, idx_image, c_.idx64, c_.m, c_.n, in, src_.stride, out,
+                     dst_.stride, c_.d);
+      if (auto_kernel && !gathers(c_.op)) {
+        for (int b = 0; b < nbufs; ++b) expected_pull_[b] = initial_[b];
+        unsigned char* alt = expected_pull_[dst_.buf].empty()
+                                 ? nullptr
+                                 : expected_pull_[dst_.buf].data() + dst_.offset;
+        reference_half(c_.op, false, f16, idx_image, c_.idx64, c_.m, c_.n, in, src_.stride, alt,
+                       dst_.stride, c_.d);
+        have_pull_ = true;
+      }
+    } else if (c_.f64) {
       reference<double>(c_.op, idx_image, c_.idx64, c_.m, c_.n, in, src_.stride, out, dst_.stride,
                         c_.d);
     } else {
@@ -1478,7 +1787,15 @@ void runner::op_stage() {
       problem = format("%s refused a valid call: %s: %s", what.c_str(), routemat_status_name(s),
                        routemat_last_error());
     } else {
-      problem = compare_buffers(routemat_isa_name(isa), !gathers(c_.op));
+      problem = compare_buffers(routemat_isa_name(isa), !gathers(c_.op), expected_);
+      if (!problem.empty() && have_pull_) {
+        const std::string pull = compare_buffers(routemat_isa_name(isa), true, expected_pull_);
+        if (pull.empty()) {
+          problem.clear();
+        } else {
+          problem = "against the push: " + problem + "; against the pull: " + pull;
+        }
+      }
     }
     if (!problem.empty()) problems += "\n  " + problem;
   }
@@ -1489,6 +1806,634 @@ void runner::op_stage() {
                           ? "op: refused (conservative aliasing)"
                           : format("op: OK, equal to the reference on %zu ISAs", def.isas.size()))
                    : format("op: refused (%s)", status_list(allowed).c_str());
+}
+
+// ---------------------------------------------------------------------------
+// Bag operations: routemat_bags_create / _create_fixed, routemat_bag_forward
+// and routemat_bag_backward. src_ is u (forward) or dy (backward), dst_ is y
+// (forward) or du (backward); the extra blocks are u (backward), weights, dw
+// and the offsets.
+
+// [begin, end) of a byte range that is not a rows view, as routemat sees it.
+extent byte_extent(const unsigned char* p, std::size_t bytes) {
+  extent e;
+  e.begin = reinterpret_cast<std::uintptr_t>(p);
+  e.end = e.begin + (p != nullptr ? bytes : 0);
+  e.pitch = e.width = e.end - e.begin;
+  return e;
+}
+
+// An output against an input: 0 disjoint, 1 sharing a byte (must be refused),
+// 2 overlapping extents without a shared byte (may be refused).
+int alias_class(const extent& out, std::int64_t out_rows, const extent& in, std::int64_t in_rows) {
+  if (out.begin == out.end || in.begin == in.end || out.end <= in.begin || in.end <= out.begin)
+    return 0;
+  if (share_a_byte(out, out_rows, in, in_rows)) return 1;
+  return residues_disjoint(out, in) ? 0 : 2;
+}
+
+void runner::bag_setup() {
+  const std::int64_t m = c_.m;
+  const std::uint8_t p = c_.bag_param;
+  const std::uint16_t raw = c_.bag_count_raw;
+  if (c_.bag_fixed) {
+    std::int64_t k = 1 + (raw >> 2) % 8;
+    if (raw % 4 == 1) {
+      k = m > 0 ? m : 1;  // one bag
+    } else if (raw % 4 != 0) {
+      while (m % k != 0) --k;  // a divisor
+    }
+    if (c_.bag_fault == bf_bags_negative) {
+      const std::int64_t bad[] = {0, -1, INT64_MIN, -m};
+      k = bad[p % 4];
+    } else if (c_.bag_fault == bf_bags_huge || c_.bag_fault == bf_fixed_size) {
+      const std::int64_t bad[] = {m + 1, INT64_MAX, m > 2 ? m - 1 : 3, 2 * m + 3};
+      k = bad[p % 4];
+    }
+    bag_size_ = k;
+    bag_count_ = k >= 1 && m % k == 0 ? m / k : 0;
+    return;
+  }
+  const std::int64_t B = raw % (m + 2);
+  std::vector<std::int64_t> off(static_cast<std::size_t>(B + 1), 0);
+  switch (c_.bag_pattern % 4) {
+    case 0: {  // random cuts
+      for (std::int64_t b = 1; b < B; ++b) off[b] = static_cast<std::int64_t>(r_.below(m + 1));
+      if (B >= 2) std::sort(off.begin() + 1, off.begin() + B);
+      break;
+    }
+    case 1:
+      for (std::int64_t b = 1; b < B; ++b) off[b] = b * m / B;
+      break;
+    case 2: break;  // every route in the last bag
+    default:
+      for (std::int64_t b = 1; b < B; ++b) off[b] = b < m ? b : m;
+      break;
+  }
+  off[B] = m;
+  switch (c_.bag_fault) {
+    case bf_offsets_first: {
+      const std::int64_t bad[] = {1, -1, INT32_MIN, m > 0 ? m : 2};
+      off[0] = bad[p % 4];
+      break;
+    }
+    case bf_offsets_decrease:
+      if (B >= 2) {
+        const std::int64_t b = 1 + p % (B - 1);
+        off[b] = (p & 0x80) ? off[b + 1] + 1 + p % 3 : off[b - 1] - 1 - p % 3;
+      } else if (B == 1) {
+        off[1] = -1;
+      }
+      break;
+    case bf_offsets_last: {
+      const std::int64_t bad[] = {m + 1, m - 1, INT64_MAX, m + (std::int64_t{1} << 32)};
+      off[B] = bad[p % 4];
+      break;
+    }
+    case bf_offsets_wide: off[p % (B + 1)] += std::int64_t{1} << 32; break;
+    default: break;
+  }
+  for (auto& v : off)
+    if (!c_.bag_off64) v = static_cast<std::int32_t>(v);  // as stored
+  offsets_ = off;
+  bags_arg_ = B;
+  if (c_.bag_fault == bf_bags_negative) {
+    const std::int64_t bad[] = {-1, INT64_MIN, -2, -B - 1};
+    bags_arg_ = bad[p % 4];
+  } else if (c_.bag_fault == bf_bags_huge) {
+    const std::int64_t bad[] = {INT64_MAX, std::int64_t{1} << 62};
+    bags_arg_ = bad[p % 2];
+  }
+  bag_count_ = B;
+}
+
+void runner::bag_layout() {
+  const std::int64_t m = c_.m;
+  const std::uint8_t p = c_.bag_param;
+  const auto es = static_cast<std::size_t>(type_size(value_type_));
+  const auto routes_bytes = static_cast<std::size_t>(m) * es;
+  // Offsets, as their type stores them.
+  if (!c_.bag_fixed) {
+    const std::size_t oes = c_.bag_off64 ? 8 : 4;
+    bufs_[7].allocate(0, offsets_.size() * oes);
+    for (std::size_t b = 0; b < offsets_.size(); ++b) {
+      if (c_.bag_off64) {
+        store<std::int64_t>(bufs_[7].data() + 8 * b, offsets_[b]);
+      } else {
+        store<std::int32_t>(bufs_[7].data() + 4 * b, static_cast<std::int32_t>(offsets_[b]));
+      }
+    }
+  }
+  // Places `bytes` inside buffer `buf` from byte `from` on (shifted by
+  // shift elements where it fits), aligned for the value type; false if it
+  // does not fit.
+  auto inside = [&](place& pl, int buf, std::size_t from, std::size_t shift, std::size_t bytes) {
+    if (buf < 0 || !bufs_[buf].allocated() || bufs_[buf].data() == nullptr) return false;
+    const std::size_t size = bufs_[buf].size();
+    if (bytes > size || from > size) return false;
+    std::size_t o = from + shift * es;
+    if (o + bytes > size) o = size - bytes;
+    o -= (reinterpret_cast<std::uintptr_t>(bufs_[buf].data()) + o) % es;
+    if (o + bytes > size) return false;
+    pl.buf = buf;
+    pl.offset = o;
+    pl.null = false;
+    return true;
+  };
+  auto own = [&](place& pl, int buf, std::size_t bytes) {
+    bufs_[buf].allocate(0, bytes);
+    fill_values(bufs_[buf].data(), bytes, value_type_, c_.value_mode, r_);
+    pl.buf = buf;
+    pl.offset = 0;
+    pl.null = bufs_[buf].data() == nullptr;
+  };
+  // Weights.
+  const bool weights_given =
+      (c_.bag_weighted || c_.bag_fault == bf_weight_count) && c_.bag_fault != bf_weights_null_count;
+  if (weights_given && !(c_.bag_fault == bf_weights_alias_out &&
+                         inside(weights_, dst_.buf, dst_.offset, p % 8, routes_bytes)))
+    own(weights_, 5, routes_bytes);
+  weight_count_ = weights_given ? m : 0;
+  if (c_.bag_fault == bf_weight_count) {
+    const std::int64_t bad[] = {m + 1, m > 0 ? m - 1 : 1, m > 0 ? 0 : 2, -1, INT64_MIN};
+    weight_count_ = bad[p % 5];
+  } else if (c_.bag_fault == bf_weights_null_count) {
+    const std::int64_t bad[] = {m > 0 ? m : 1, 1, -1};
+    weight_count_ = bad[p % 3];
+  }
+  if (c_.op != op_bag_backward) return;
+  // u: n rows like dy's width, in a block of its own (or inside du).
+  u_.type = value_type_;
+  u_.rows = u_.expected_rows = c_.n;
+  u_.width = c_.d;
+  u_.stride = c_.d + ((p >> 4) & 3);
+  std::int64_t u_bytes = 0;
+  span_bytes(u_.rows, u_.width, u_.stride, u_.es(), &u_bytes);
+  u_.bytes = static_cast<std::size_t>(u_bytes);
+  u_.well_formed = true;
+  const bool dw_given = c_.bag_fault == bf_u_null_with_dw || c_.bag_fault == bf_dw_count ||
+                        (!c_.bag_no_dw && c_.bag_fault != bf_dw_null_count);
+  u_.pass_null = c_.bag_fault == bf_u_null_with_dw || (c_.bag_no_u && !dw_given);
+  place u_place;
+  if (!(c_.bag_fault == bf_u_alias_du &&
+        inside(u_place, dst_.buf, dst_.offset, (p >> 2) % 8, u_.bytes)))
+    own(u_place, 4, u_.bytes);
+  u_.buf = u_place.buf;
+  u_.offset = u_place.offset;
+  u_.null_data = u_place.null;
+  // dw.
+  if (dw_given) {
+    bool placed = false;
+    if (c_.bag_fault == bf_dw_alias) {
+      switch (p % 5) {
+        case 0: placed = inside(dw_, src_.buf, src_.offset, p >> 3, routes_bytes); break;
+        case 1: placed = inside(dw_, u_.buf, u_.offset, p >> 3, routes_bytes); break;
+        case 2:
+          placed =
+              !weights_.null && inside(dw_, weights_.buf, weights_.offset, p >> 3, routes_bytes);
+          break;
+        case 3: placed = inside(dw_, idx_buf_, idx_offset_, p >> 3, routes_bytes); break;
+        default: placed = inside(dw_, dst_.buf, dst_.offset, p >> 3, routes_bytes); break;
+      }
+    }
+    if (!placed) own(dw_, 6, routes_bytes);
+  }
+  dw_count_ = dw_given ? m : 0;
+  if (c_.bag_fault == bf_dw_count) {
+    const std::int64_t bad[] = {m + 1, m > 0 ? m - 1 : 1, m > 0 ? 0 : 2, -1, INT64_MIN};
+    dw_count_ = bad[p % 5];
+  } else if (c_.bag_fault == bf_dw_null_count) {
+    const std::int64_t bad[] = {m > 0 ? m : 1, 1, -1};
+    dw_count_ = bad[p % 3];
+  }
+}
+
+// Creates the bags (or checks that bad ones are refused); false ends the input.
+bool runner::bags_stage() {
+  const std::uint8_t p = c_.bag_param;
+  const bool out_null = c_.bag_fault == bf_create_out_null;
+  const bool map_null = c_.bag_fault == bf_create_map_null;
+  unsigned allowed = 0;
+  if (out_null || map_null) allowed |= status_bit(ROUTEMAT_ERROR_INVALID_ARGUMENT);
+  routemat_bags* const sentinel = reinterpret_cast<routemat_bags*>(std::uintptr_t{0x5EEDB0});
+  routemat_bags* out = sentinel;
+  routemat_status s;
+  const char* what = c_.bag_fixed ? "routemat_bags_create_fixed" : "routemat_bags_create";
+  if (c_.bag_fixed) {
+    if (bag_size_ < 1 || c_.m % bag_size_ != 0)
+      allowed |= status_bit(ROUTEMAT_ERROR_INVALID_ARGUMENT);
+    if (allowed != 0) arm_sentinel();
+    s = routemat_bags_create_fixed(out_null ? nullptr : &out, map_null ? nullptr : map_, bag_size_);
+  } else {
+    std::int32_t type = c_.bag_off64 ? ROUTEMAT_INT64 : ROUTEMAT_INT32;
+    if (c_.bag_fault == bf_offset_type) {
+      const std::int32_t bad[] = {2, -1, INT32_MIN, INT32_MAX};
+      type = bad[p % 4];
+      allowed |= status_bit(ROUTEMAT_ERROR_INVALID_ARGUMENT);
+    }
+    const void* offsets = bufs_[7].data();
+    if (c_.bag_fault == bf_offsets_null) {
+      offsets = nullptr;
+      allowed |= status_bit(ROUTEMAT_ERROR_INVALID_ARGUMENT);
+    }
+    if (bags_arg_ < 0) allowed |= status_bit(ROUTEMAT_ERROR_INVALID_ARGUMENT);
+    if (bags_arg_ > c_.m + 1) allowed |= status_bit(ROUTEMAT_ERROR_OVERFLOW);
+    if (bags_arg_ == bag_count_) {  // the offsets as stored
+      bool ok = offsets_[0] == 0 && offsets_[static_cast<std::size_t>(bag_count_)] == c_.m;
+      for (std::size_t b = 0; b + 1 < offsets_.size(); ++b) ok &= offsets_[b + 1] >= offsets_[b];
+      if (!ok) allowed |= status_bit(ROUTEMAT_ERROR_INVALID_ARGUMENT);
+    }
+    if (allowed != 0) arm_sentinel();
+    s = routemat_bags_create(out_null ? nullptr : &out, map_null ? nullptr : map_, bags_arg_,
+                             offsets, static_cast<routemat_index_type>(type));
+  }
+  if (allowed != 0) {
+    if (s == ROUTEMAT_OK && out != sentinel) bags_ = out;  // destroyed in cleanup
+    expect_refused(s, allowed, what);
+    FUZZ_CHECK(out == sentinel, "a refused %s wrote *out", what);
+    const std::string problem = untouched(what, s);
+    FUZZ_CHECK(problem.empty(), "%s", problem.c_str());
+    outcome_ = format("bags refused: %s", routemat_status_name(s));
+    return false;
+  }
+  FUZZ_CHECK(s == ROUTEMAT_OK && out != sentinel && out != nullptr, "%s refused valid bags: %s: %s",
+             what, routemat_status_name(s), routemat_last_error());
+  bags_ = out;
+  FUZZ_CHECK(routemat_bags_count(bags_) == bag_count_,
+             "routemat_bags_count() = %" PRId64 ", want %" PRId64, routemat_bags_count(bags_),
+             bag_count_);
+  FUZZ_CHECK(routemat_bags_count(nullptr) == 0, "routemat_bags_count(NULL) is not 0");
+  const std::string problem = untouched(what, s);
+  FUZZ_CHECK(problem.empty(), "%s wrote a buffer", what);
+  return true;
+}
+
+// Tolerances: the unit roundoff of the accumulator type A and of the storage
+// type T, the largest finite T, the smallest subnormals.
+struct type_limits {
+  double eps_a, eps_t, max_t, tiny_a, tiny_t, max_a;
+};
+type_limits limits_of(std::int32_t type) {
+  switch (type) {
+    case ROUTEMAT_F64: return {0x1p-53, 0x1p-53, DBL_MAX, 0x1p-1074, 0x1p-1074, DBL_MAX};
+    case ROUTEMAT_BF16: return {0x1p-24, 0x1p-8, 0x1.FEp127, 0x1p-149, 0x1p-133, FLT_MAX};
+    case ROUTEMAT_F16: return {0x1p-24, 0x1p-11, 65504.0, 0x1p-149, 0x1p-24, FLT_MAX};
+    default: return {0x1p-24, 0x1p-24, FLT_MAX, 0x1p-149, 0x1p-149, FLT_MAX};
+  }
+}
+
+// Stores a value of the accumulator (float; double for f64) as the value type.
+void store_value(std::int32_t type, unsigned char* p, double v) {
+  switch (type) {
+    case ROUTEMAT_F64: store<double>(p, v); break;
+    case ROUTEMAT_BF16: store<std::uint16_t>(p, narrow16(false, static_cast<float>(v))); break;
+    case ROUTEMAT_F16: store<std::uint16_t>(p, narrow16(true, static_cast<float>(v))); break;
+    default: store<float>(p, static_cast<float>(v)); break;
+  }
+}
+
+// The bag b of every route, the kept routes of every bag.
+void bag_structure(const std::vector<std::int64_t>& offsets, const unsigned char* idx, bool idx64,
+                   std::vector<std::int64_t>* bag_of, std::vector<std::int64_t>* kept) {
+  const std::size_t B = offsets.size() - 1;
+  kept->assign(B, 0);
+  bag_of->assign(static_cast<std::size_t>(offsets[B]), 0);
+  for (std::size_t b = 0; b < B; ++b)
+    for (std::int64_t r = offsets[b]; r < offsets[b + 1]; ++r) {
+      (*bag_of)[static_cast<std::size_t>(r)] = static_cast<std::int64_t>(b);
+      (*kept)[b] += index_at(idx, idx64, r) != -1;
+    }
+}
+
+std::vector<std::int64_t> runner_offsets(bool fixed, std::int64_t size, std::int64_t count,
+                                         const std::vector<std::int64_t>& given) {
+  if (!fixed) return given;
+  std::vector<std::int64_t> off(static_cast<std::size_t>(count + 1));
+  for (std::int64_t b = 0; b <= count; ++b) off[b] = b * size;
+  return off;
+}
+
+// y: unweighted sums (and means) exactly -- the first kept row as it is, the
+// others added in route order in the accumulator type, times 1 / kept for a
+// mean of more than one, rounded once; weighted ones within a tolerance.
+FUZZ_BULK void runner::bag_forward_reference() {
+  const std::int32_t t = value_type_;
+  const std::int64_t es = type_size(t), d = c_.d;
+  const type_limits lim = limits_of(t);
+  const unsigned char* idx = initial_[idx_buf_].data() + idx_offset_;
+  const unsigned char* u = initial_[src_.buf].data() + src_.offset;
+  const unsigned char* w =
+      weights_.null ? nullptr : initial_[weights_.buf].data() + weights_.offset;
+  const std::vector<std::int64_t> off =
+      runner_offsets(c_.bag_fixed, bag_size_, bag_count_, offsets_);
+  std::vector<std::int64_t> bag_of, kept;
+  bag_structure(off, idx, c_.idx64, &bag_of, &kept);
+  for (std::int64_t b = 0; b < bag_count_; ++b) {
+    const std::size_t row_at = dst_.offset + static_cast<std::size_t>(b * dst_.stride * es);
+    unsigned char* y = expected_[dst_.buf].data() + row_at;
+    std::vector<std::int64_t> rows;  // (route, source row)
+    for (std::int64_t r = off[b]; r < off[b + 1]; ++r)
+      if (index_at(idx, c_.idx64, r) != -1) rows.push_back(r);
+    if (rows.empty()) {
+      std::memset(y, 0, static_cast<std::size_t>(d * es));
+      continue;
+    }
+    const bool scaled = c_.bag_mean && kept[b] > 1;
+    for (std::int64_t k = 0; k < d; ++k) {
+      auto at = [&](std::int64_t r) {
+        return u + (index_at(idx, c_.idx64, r) * src_.stride + k) * es;
+      };
+      if (w == nullptr) {
+        if (t == ROUTEMAT_F64) {
+          double acc = load<double>(at(rows[0]));
+          for (std::size_t q = 1; q < rows.size(); ++q) acc = acc + load<double>(at(rows[q]));
+          if (scaled) acc = acc * (1.0 / static_cast<double>(kept[b]));
+          store<double>(y + k * es, acc);
+        } else {
+          float acc = static_cast<float>(value_at(t, at(rows[0])));
+          if (t == ROUTEMAT_F32) acc = load<float>(at(rows[0]));  // the bits as they are
+          for (std::size_t q = 1; q < rows.size(); ++q)
+            acc = acc + static_cast<float>(value_at(t, at(rows[q])));
+          if (scaled) acc = acc * (1.0f / static_cast<float>(kept[b]));
+          if (t == ROUTEMAT_F32) {
+            store<float>(y + k * es, acc);
+          } else {
+            store_value(t, y + k * es, acc);
+          }
+        }
+        continue;
+      }
+      double ref = 0, mag = 0;
+      bool finite = true;
+      for (const std::int64_t r : rows) {
+        const double wr = value_at(t, w + r * es), v = value_at(t, at(r));
+        finite &= std::isfinite(wr) && std::isfinite(v);
+        ref += wr * v;
+        mag += std::fabs(wr * v);
+      }
+      const double scale = c_.bag_mean ? 1.0 / static_cast<double>(kept[b]) : 1.0;
+      finite &= mag < lim.max_a / 4;  // the sum before the scale fits the accumulator
+      ref *= scale;
+      mag *= scale;
+      const auto terms = static_cast<double>(rows.size() + 4);
+      const double tol = 2 * (terms * lim.eps_a * mag + lim.eps_t * std::fabs(ref) +
+                              terms * lim.tiny_a + lim.tiny_t);
+      tols_.push_back({dst_.buf, row_at + static_cast<std::size_t>(k * es), t, ref, tol,
+                       !finite || !(mag < lim.max_t / 4)});
+    }
+  }
+}
+
+// du (routed elements) and dw (kept routes) within a tolerance; dw of a
+// dropped route is +0 exactly; nothing else changes.
+FUZZ_BULK void runner::bag_backward_reference(bool with_du, bool with_dw) {
+  const std::int32_t t = value_type_;
+  const std::int64_t es = type_size(t), d = c_.d, m = c_.m;
+  const type_limits lim = limits_of(t);
+  const unsigned char* idx = initial_[idx_buf_].data() + idx_offset_;
+  const unsigned char* dy = initial_[src_.buf].data() + src_.offset;
+  const unsigned char* w =
+      weights_.null ? nullptr : initial_[weights_.buf].data() + weights_.offset;
+  const std::vector<std::int64_t> off =
+      runner_offsets(c_.bag_fixed, bag_size_, bag_count_, offsets_);
+  std::vector<std::int64_t> bag_of, kept;
+  bag_structure(off, idx, c_.idx64, &bag_of, &kept);
+  auto scale_of = [&](std::int64_t b) {
+    return c_.bag_mean && kept[b] > 0 ? 1.0 / static_cast<double>(kept[b]) : 1.0;
+  };
+  auto dy_at = [&](std::int64_t b, std::int64_t k) {
+    return value_at(t, dy + (b * src_.stride + k) * es);
+  };
+  if (with_du) {
+    std::vector<std::vector<std::int64_t>> routes(static_cast<std::size_t>(c_.n));
+    for (std::int64_t r = 0; r < m; ++r) {
+      const std::int64_t j = index_at(idx, c_.idx64, r);
+      if (j != -1) routes[static_cast<std::size_t>(j)].push_back(r);
+    }
+    for (std::int64_t j = 0; j < c_.n; ++j) {
+      const auto& from = routes[static_cast<std::size_t>(j)];
+      if (from.empty()) continue;
+      for (std::int64_t k = 0; k < d; ++k) {
+        const std::size_t at = dst_.offset + static_cast<std::size_t>((j * dst_.stride + k) * es);
+        const double du0 = value_at(t, &initial_[dst_.buf][at]);
+        double ref = du0, mag = std::fabs(du0);
+        bool finite = std::isfinite(du0);
+        for (const std::int64_t r : from) {
+          const std::int64_t b = bag_of[static_cast<std::size_t>(r)];
+          const double c = (w != nullptr ? value_at(t, w + r * es) : 1.0) * scale_of(b);
+          const double y = dy_at(b, k);
+          finite &= std::isfinite(c) && std::isfinite(y);
+          ref += c * y;
+          mag += std::fabs(c * y);
+        }
+        const auto steps = static_cast<double>(from.size() + 4);
+        const double tol = 2 * (steps * lim.eps_t * mag + steps * (lim.tiny_a + lim.tiny_t));
+        tols_.push_back({dst_.buf, at, t, ref, tol, !finite || !(mag < lim.max_t / 4)});
+      }
+    }
+  }
+  if (with_dw) {
+    const unsigned char* u = initial_[u_.buf].data() + u_.offset;
+    for (std::int64_t r = 0; r < m; ++r) {
+      const std::size_t at = dw_.offset + static_cast<std::size_t>(r * es);
+      const std::int64_t j = index_at(idx, c_.idx64, r);
+      if (j == -1) {
+        std::memset(&expected_[dw_.buf][at], 0, static_cast<std::size_t>(es));
+        continue;
+      }
+      const std::int64_t b = bag_of[static_cast<std::size_t>(r)];
+      double ref = 0, mag = 0;
+      bool finite = true;
+      for (std::int64_t k = 0; k < d; ++k) {
+        const double y = dy_at(b, k), v = value_at(t, u + (j * u_.stride + k) * es);
+        finite &= std::isfinite(y) && std::isfinite(v);
+        ref += y * v;
+        mag += std::fabs(y * v);
+      }
+      finite &= mag < lim.max_a / 4;  // the dot before the scale fits the accumulator
+      ref *= scale_of(b);
+      mag *= scale_of(b);
+      const auto terms = static_cast<double>(d + 4);
+      const double tol = 2 * (terms * lim.eps_a * mag + lim.eps_t * std::fabs(ref) +
+                              terms * lim.tiny_a + lim.tiny_t);
+      tols_.push_back({dw_.buf, at, t, ref, tol, !finite || !(mag < lim.max_t / 4)});
+    }
+  }
+}
+
+void runner::bag_op_stage() {
+  const bool forward = c_.op == op_bag_forward;
+  const std::int64_t m = c_.m;
+  const unsigned invalid = status_bit(ROUTEMAT_ERROR_INVALID_ARGUMENT);
+  const unsigned shape = status_bit(ROUTEMAT_ERROR_SHAPE_MISMATCH);
+  routemat_reduce reduce = c_.bag_mean ? ROUTEMAT_REDUCE_MEAN : ROUTEMAT_REDUCE_SUM;
+  unsigned allowed = 0;
+  if (c_.has(fault_write_mode)) {  // an unknown reduce
+    static const int bad[] = {2, -1, INT32_MIN, INT32_MAX, 3};
+    reduce = static_cast<routemat_reduce>(bad[c_.fault_param % 5]);
+    allowed |= invalid;
+  }
+  const routemat_bags* bags = c_.has(fault_null_map) ? nullptr : bags_;
+  if (bags == nullptr) allowed |= invalid;
+
+  // Forward: u = src_, y = dst_. Backward: dy = src_, du = dst_ (or NULL), u, dw.
+  const bool du_passed = forward || (!dst_.pass_null && !c_.bag_no_du);
+  const bool u_passed = !forward && !u_.pass_null;
+  const bool dw_passed = !forward && !dw_.null;
+  allowed |= view_faults(src_);
+  if (du_passed) allowed |= view_faults(dst_);
+  const bool src_ok = !src_.pass_null && src_.well_formed && view_faults(src_) == 0;
+  if (du_passed && src_ok && !dst_.pass_null && dst_.well_formed && view_faults(dst_) == 0 &&
+      (src_.type != dst_.type || src_.width != dst_.width))
+    allowed |= shape;
+  if (dw_passed && !u_passed) allowed |= invalid;
+  if (u_passed && src_ok && (u_.type != src_.type || u_.width != src_.width)) allowed |= shape;
+  const unsigned char* weights =
+      weights_.null ? nullptr : bufs_[weights_.buf].data() + weights_.offset;
+  unsigned char* dw = dw_passed ? bufs_[dw_.buf].data() + dw_.offset : nullptr;
+  auto per_route = [&](const void* p, std::int64_t count) {
+    if (p == nullptr) return count != 0 ? invalid : 0u;
+    return count != m ? shape : 0u;
+  };
+  allowed |= per_route(weights, weight_count_);
+  if (!forward) allowed |= per_route(dw, dw_count_);
+  // Extents and aliasing (checked last by routemat, so only then).
+  routemat_rows src{}, dst{}, u{};
+  auto fill_view = [&](routemat_rows& r, const view_decl& v) {
+    r.data = v.null_data ? nullptr : bufs_[v.buf].data() + v.offset;
+    r.rows = v.rows;
+    r.width = v.width;
+    r.stride = v.stride;
+    r.type = static_cast<routemat_value_type>(v.type);
+  };
+  fill_view(src, src_);
+  fill_view(dst, dst_);
+  if (!forward) fill_view(u, u_);
+  bool alias_maybe = false;
+  if (allowed == 0) {
+    const std::size_t es = static_cast<std::size_t>(src_.es());
+    const extent in = view_extent(src_, static_cast<const unsigned char*>(src.data));
+    const extent out = view_extent(dst_, static_cast<const unsigned char*>(dst.data));
+    const extent ue =
+        u_passed ? view_extent(u_, static_cast<const unsigned char*>(u.data)) : extent{};
+    const extent we = byte_extent(weights, static_cast<std::size_t>(m) * es);
+    const extent ie =
+        byte_extent(c_.has(fault_map_indices_null) ? nullptr : bufs_[idx_buf_].data() + idx_offset_,
+                    idx_bytes_);
+    const extent dwe = byte_extent(dw, static_cast<std::size_t>(m) * es);
+    auto judge = [&](int k) {
+      if (k == 1) allowed |= status_bit(ROUTEMAT_ERROR_ALIASING);
+      if (k == 2) alias_maybe = true;
+    };
+    if (du_passed) {
+      judge(alias_class(out, dst_.rows, in, src_.rows));
+      if (u_passed) judge(alias_class(out, dst_.rows, ue, u_.rows));
+      judge(alias_class(out, dst_.rows, we, 1));
+      judge(alias_class(out, dst_.rows, ie, 1));
+    }
+    if (dw_passed) {
+      judge(alias_class(dwe, 1, in, src_.rows));
+      if (u_passed) judge(alias_class(dwe, 1, ue, u_.rows));
+      judge(alias_class(dwe, 1, we, 1));
+      judge(alias_class(dwe, 1, ie, 1));
+      if (du_passed) judge(alias_class(dwe, 1, out, dst_.rows));
+    }
+  }
+  const bool valid = allowed == 0;
+  tols_.clear();
+  if (valid) {
+    if (forward) {
+      bag_forward_reference();
+    } else {
+      bag_backward_reference(du_passed, dw_passed);
+    }
+  }
+  // The backward runs without a plan, then with one (a plan of another map:
+  // refused); both must give the same bits.
+  if (c_.bag_fault == bf_plan_other_map && !forward) {
+    const std::size_t ies = c_.idx64 ? 8 : 4;
+    other_indices_.assign(static_cast<std::size_t>(m) + 1, 0);
+    std::memcpy(other_indices_.data(), bufs_[idx_buf_].data() + idx_offset_,
+                static_cast<std::size_t>(m) * ies);
+    routemat_map* om = nullptr;
+    FUZZ_CHECK(routemat_map_create(&om, m, c_.n, other_indices_.data(),
+                                   c_.idx64 ? ROUTEMAT_INT64 : ROUTEMAT_INT32,
+                                   c_.drop ? ROUTEMAT_ALLOW_DROP : 0) == ROUTEMAT_OK,
+               "routemat_map_create of a copy of a valid map failed: %s", routemat_last_error());
+    other_map_ = om;
+    routemat_plan* op = nullptr;
+    FUZZ_CHECK(routemat_plan_create(&op, other_map_) == ROUTEMAT_OK, "routemat_plan_create failed");
+    other_plan_ = op;
+  }
+  const int passes = forward ? 1 : 2;
+  const defaults& def = the_defaults();
+  int refused_as_alias = 0, calls = 0;
+  std::string problems;
+  std::vector<unsigned char> first[nbufs];
+  for (const routemat_isa isa : def.isas) {
+    FUZZ_CHECK(routemat_select_isa(isa) == ROUTEMAT_OK, "routemat_select_isa(%s) failed",
+               routemat_isa_name(isa));
+    bool first_ok = false;
+    for (int pass = 0; pass < passes; ++pass) {
+      const routemat_plan* plan = nullptr;
+      unsigned pass_allowed = allowed;
+      if (pass == 1) {
+        plan = other_plan_ != nullptr ? other_plan_ : plan_;
+        if (other_plan_ != nullptr) pass_allowed |= invalid;
+      }
+      const bool pass_valid = pass_allowed == 0;
+      reset_buffers();
+      if (!pass_valid) arm_sentinel();
+      routemat_status s;
+      if (forward) {
+        s = routemat_bag_forward(bags, src_.pass_null ? nullptr : &src, weights, weight_count_,
+                                 reduce, dst_.pass_null ? nullptr : &dst);
+      } else {
+        s = routemat_bag_backward(bags, plan, src_.pass_null ? nullptr : &src,
+                                  u_passed ? &u : nullptr, weights, weight_count_, reduce,
+                                  du_passed ? &dst : nullptr, dw, dw_count_);
+      }
+      calls += pass_valid;
+      const std::string what =
+          format("%s%s on %s", op_names[c_.op],
+                 forward ? "" : (pass == 0 ? " (no plan)" : " (plan)"), routemat_isa_name(isa));
+      std::string problem;
+      if (!pass_valid) {
+        problem = check_refused(s, pass_allowed, what.c_str());
+        if (problem.empty()) problem = untouched(what.c_str(), s);
+      } else if (alias_maybe && s == ROUTEMAT_ERROR_ALIASING) {
+        ++refused_as_alias;
+        problem = untouched(what.c_str(), s);
+      } else if (s != ROUTEMAT_OK) {
+        problem = format("%s refused a valid call: %s: %s", what.c_str(), routemat_status_name(s),
+                         routemat_last_error());
+      } else {
+        problem = compare_buffers(format("%s%s", routemat_isa_name(isa),
+                                         forward ? "" : (pass == 0 ? " (no plan)" : " (plan)"))
+                                      .c_str(),
+                                  true, expected_);
+        if (problem.empty() && pass == 0) {
+          for (int b = 0; b < nbufs; ++b)
+            first[b].assign(bufs_[b].data(), bufs_[b].data() + bufs_[b].size());
+          first_ok = true;
+        } else if (problem.empty() && first_ok) {
+          for (int b = 0; b < nbufs && problem.empty(); ++b)
+            if (!first[b].empty() && std::memcmp(first[b].data(), bufs_[b].data(), first[b].size()))
+              problem =
+                  format("%s: buffer %d differs from the call without a plan", what.c_str(), b);
+        }
+      }
+      if (!problem.empty()) problems += "\n  " + problem;
+    }
+  }
+  FUZZ_CHECK(problems.empty(), "%s", problems.c_str());
+  FUZZ_CHECK(refused_as_alias == 0 || refused_as_alias == calls,
+             "the aliasing check depends on the ISA or the plan");
+  outcome_ = valid ? (refused_as_alias ? "bag op: refused (conservative aliasing)"
+                                       : format("bag op: OK on %zu ISAs (%zu elements within a "
+                                                "tolerance)",
+                                                def.isas.size(), tols_.size()))
+                   : format("bag op: refused (%s)", status_list(allowed).c_str());
 }
 
 void runner::run() {
@@ -1509,7 +2454,7 @@ void runner::run() {
   if (map_stage()) {
     plan_stage();
     misc_checks_with_map(map_);
-    op_stage();
+    if (!is_bag_op(c_.op) || bags_stage()) op_stage();
   }
   cleanup();
   restore_settings();

@@ -15,7 +15,9 @@ import os
 import struct
 
 OPS = {"gather": 0, "scatter_add": 1, "plan_accumulate": 2, "plan_overwrite": 3,
-       "sum_forward": 4, "sum_backward": 5}
+       "sum_forward": 4, "sum_backward": 5, "bag_forward": 6, "bag_backward": 7}
+# Value types: byte [1] bit 2 (f64 / f16) and bit 6 (16-bit).
+VTYPES = {"f32": 0, "f64": 4, "bf16": 64, "f16": 68}
 KERNELS = {None: 0, "auto": 1, "pull": 2, "push": 3}
 STREAM = {None: 0, 0: 1, -1: 2, 4096: 3}
 THREADS = {None: 0, 1: 1, 2: 2, "host": 3}
@@ -30,6 +32,12 @@ FAULTS = [
     "src_stride_short", "dst_stride_short", "src_data_null", "dst_data_null",
     "src_stride_huge", "dst_stride_huge", "type_mismatch", "width_mismatch", "write_mode",
     "huge_width"]
+BAG_FAULTS = [
+    "none", "create_out_null", "create_map_null", "bags_negative", "bags_huge", "offset_type",
+    "offsets_null", "offsets_first", "offsets_decrease", "offsets_last", "offsets_wide",
+    "fixed_size", "weight_count", "weights_null_count", "dw_count", "dw_null_count",
+    "u_null_with_dw", "plan_other_map", "weights_alias_out", "dw_alias", "u_alias_du"]
+BAG_PATTERNS = {"random": 0, "equal": 1, "last": 2, "ones": 3}
 # Index patch kinds (patch_value in fuzz_routes.cpp).
 PATCH = {"n": 0, "n+k": 1, "-1": 2, "-2": 3, "-n-1": 4, "int32_min": 5, "int32_max": 6,
          "int64_min": 7, "int64_max": 8, "2^32+valid": 9, "2^32-1": 10, "-2^32+valid": 11,
@@ -45,11 +53,21 @@ def size_field(value, big, big_base):
     return value if value < 40 else 0x8000 | value
 
 
-def encode(op, *, drop=False, idx64=False, f64=False, big=False, via_plan_map=False,
+def bag_bytes(*, fixed=False, off64=False, mean=False, weighted=False, no_du=False, no_dw=False,
+              no_u=False, count=0, fault="none", param=0, pattern="random"):
+    """Bytes [30..35] of a bag op: flags, count (u16), fault, fault parameter, pattern."""
+    flags = (fixed << 0) | (off64 << 1) | (mean << 2) | (weighted << 3) | (no_du << 4) | \
+        (no_dw << 5) | (no_u << 6)
+    return bytes([flags]) + struct.pack("<H", count) + bytes(
+        [BAG_FAULTS.index(fault), param, BAG_PATTERNS[pattern]])
+
+
+def encode(op, *, drop=False, idx64=False, f64=False, vtype=None, big=False, via_plan_map=False,
            kernel=None, stream=None, threads=None, m=8, n=5, d=3, src_extra=0, dst_extra=0,
            pattern="uniform", seed=1, values="ints", leads=(0, 0, 0), faults=("none", "none"),
-           param=0, arena=0, offsets=(0, 0, 0), misc=0, patches=()):
-    types = (drop << 0) | (idx64 << 1) | (f64 << 2) | (via_plan_map << 4)
+           param=0, arena=0, offsets=(0, 0, 0), misc=0, bag=None, patches=()):
+    vbits = VTYPES[vtype] if vtype is not None else (4 if f64 else 0)
+    types = (drop << 0) | (idx64 << 1) | vbits | (via_plan_map << 4)
     if big:
         types |= 0x28
         assert 1 <= d <= 4 and src_extra < 4 and dst_extra < 4
@@ -66,6 +84,9 @@ def encode(op, *, drop=False, idx64=False, f64=False, big=False, via_plan_map=Fa
                   param, arena])
     out += struct.pack("<hhh", *offsets)
     out += bytes([misc])
+    assert (bag is not None) == (op in ("bag_forward", "bag_backward"))
+    if bag is not None:
+        out += bag_bytes(**bag)
     for row, kind in patches:
         out += struct.pack("<HB", row, PATCH[kind])
     return out
@@ -164,6 +185,106 @@ SEEDS = [
                                    faults=("null_map", "src_view_null"))),
     # Setters and getters that must refuse bad values.
     ("misc-all", encode("gather", m=12, n=6, d=4, misc=MISC_ALL, param=1)),
+    # 16-bit rows (bf16, f16): gathers copy bits; sums round (push: per row; pull: once).
+    ("bf16-gather-drop-stream", encode("gather", vtype="bf16", drop=True, m=70, n=40, d=19,
+                                       pattern="drops", stream=0, values="bits")),
+    ("f16-gather-d1-i64", encode("gather", vtype="f16", idx64=True, m=100, n=64, d=1,
+                                 values="finite")),
+    ("bf16-scatter-constant", encode("scatter_add", vtype="bf16", m=60, n=7, d=13,
+                                     pattern="constant", values="finite")),
+    ("f16-scatter-strided-2threads", encode("scatter_add", vtype="f16", m=300, n=80, d=70,
+                                            threads=2, dst_extra=3, values="finite")),
+    ("bf16-plan-acc-pull", encode("plan_accumulate", vtype="bf16", kernel="pull", m=90, n=30,
+                                  d=16, values="finite")),
+    ("f16-plan-acc-push", encode("plan_accumulate", vtype="f16", kernel="push", m=90, n=30,
+                                 d=5, values="finite")),
+    ("bf16-plan-over-auto-m-lt-n", encode("plan_overwrite", vtype="bf16", kernel="auto", m=20,
+                                          n=45, d=7, pattern="uniform", values="finite")),
+    ("f16-plan-over-auto-d8", encode("plan_overwrite", vtype="f16", drop=True, m=60, n=25, d=8,
+                                     pattern="drops", values="special")),
+    ("f16-sum-forward-host", encode("sum_forward", vtype="f16", idx64=True, m=300, n=100,
+                                    d=33, threads="host", values="finite")),
+    ("bf16-sum-backward", encode("sum_backward", vtype="bf16", m=40, n=20, d=9,
+                                 values="bits")),
+    ("f16-type-mismatch-size", encode("plan_accumulate", vtype="f16", m=10, n=6, d=7,
+                                      faults=("type_mismatch", "none"), param=0x80)),
+    ("bf16-alias-column-blocks", encode("gather", vtype="bf16", m=6, n=6, d=4, src_extra=4,
+                                        dst_extra=4, arena=3, offsets=(0, 2, 0))),
+    ("big-f16-plan-pull", encode("plan_accumulate", vtype="f16", big=True, kernel="pull",
+                                 threads=2, m=20000, n=1000, d=2, values="finite")),
+    # Bags: forward.
+    ("bag-fwd-offsets-sum", encode("bag_forward", m=30, n=10, d=5, values="finite",
+                                   bag=dict(count=7))),
+    ("bag-fwd-offsets64-mean-drop", encode("bag_forward", drop=True, m=40, n=12, d=17,
+                                           pattern="drops", values="finite",
+                                           bag=dict(off64=True, mean=True, count=9))),
+    ("bag-fwd-fixed-weighted", encode("bag_forward", f64=True, m=32, n=9, d=8, values="finite",
+                                      bag=dict(fixed=True, weighted=True, count=2 << 2 | 2))),
+    ("bag-fwd-bf16-weighted-mean", encode("bag_forward", vtype="bf16", m=48, n=20, d=33,
+                                          values="finite", threads=2,
+                                          bag=dict(fixed=True, weighted=True, mean=True,
+                                                   count=3 << 2 | 2))),
+    ("bag-fwd-f16-empty-bags", encode("bag_forward", vtype="f16", m=10, n=5, d=3,
+                                      bag=dict(count=11, pattern="last"))),
+    ("bag-fwd-big", encode("bag_forward", big=True, m=20000, n=3000, d=4, values="finite",
+                           threads=2, bag=dict(fixed=True, weighted=True, count=3 << 2 | 2))),
+    # Bags: backward (without and with a plan).
+    ("bag-bwd-sum", encode("bag_backward", m=30, n=10, d=5, values="finite",
+                           bag=dict(count=7))),
+    ("bag-bwd-weighted-mean-drop", encode("bag_backward", drop=True, idx64=True, m=40, n=12,
+                                          d=70, pattern="drops", values="finite", threads=2,
+                                          bag=dict(mean=True, weighted=True, count=9,
+                                                   pattern="equal"))),
+    ("bag-bwd-f16-fixed-du-only", encode("bag_backward", vtype="f16", m=24, n=30, d=9,
+                                         values="finite",
+                                         bag=dict(fixed=True, weighted=True, no_dw=True,
+                                                  count=4 << 2 | 2))),
+    ("bag-bwd-bf16-dw-only", encode("bag_backward", vtype="bf16", m=24, n=10, d=40,
+                                    values="finite",
+                                    bag=dict(fixed=True, no_du=True, count=1))),
+    ("bag-bwd-nothing", encode("bag_backward", m=8, n=4, d=3,
+                               bag=dict(no_du=True, no_dw=True, no_u=True, count=3))),
+    # Bags: invalid calls.
+    ("bag-offsets-first", encode("bag_forward", m=10, n=4, d=2,
+                                 bag=dict(count=3, fault="offsets_first"))),
+    ("bag-offsets-decrease", encode("bag_forward", m=10, n=4, d=2,
+                                    bag=dict(off64=True, count=4, fault="offsets_decrease",
+                                             param=1))),
+    ("bag-offsets-last", encode("bag_backward", m=10, n=4, d=2,
+                                bag=dict(count=4, fault="offsets_last", param=1))),
+    ("bag-offsets-wide-i32", encode("bag_forward", m=10, n=4, d=2,
+                                    bag=dict(count=4, fault="offsets_wide", param=4))),
+    ("bag-offsets-null-type", encode("bag_forward", m=10, n=4, d=2,
+                                     bag=dict(count=4, fault="offset_type", param=1))),
+    ("bag-bags-huge", encode("bag_forward", m=10, n=4, d=2,
+                             bag=dict(count=4, fault="bags_huge", param=1))),
+    ("bag-fixed-not-dividing", encode("bag_forward", m=10, n=4, d=2,
+                                      bag=dict(fixed=True, count=3 << 2, fault="none"))),
+    ("bag-fixed-size-zero", encode("bag_backward", m=10, n=4, d=2,
+                                   bag=dict(fixed=True, count=1, fault="bags_negative"))),
+    ("bag-weight-count", encode("bag_forward", m=10, n=4, d=2,
+                                bag=dict(weighted=True, count=4, fault="weight_count"))),
+    ("bag-weights-null-count", encode("bag_backward", m=10, n=4, d=2,
+                                      bag=dict(count=4, fault="weights_null_count"))),
+    ("bag-dw-count", encode("bag_backward", m=10, n=4, d=2,
+                            bag=dict(count=4, fault="dw_count", param=3))),
+    ("bag-u-null-with-dw", encode("bag_backward", m=10, n=4, d=2,
+                                  bag=dict(count=4, fault="u_null_with_dw"))),
+    ("bag-plan-other-map", encode("bag_backward", m=10, n=4, d=2,
+                                  bag=dict(count=4, fault="plan_other_map"))),
+    ("bag-reduce-null-bags", encode("bag_forward", m=10, n=4, d=2,
+                                    faults=("write_mode", "null_map"),
+                                    bag=dict(count=4))),
+    ("bag-weights-alias-y", encode("bag_forward", m=10, n=4, d=6,
+                                   bag=dict(weighted=True, count=4, fault="weights_alias_out"))),
+    ("bag-dw-alias-dy", encode("bag_backward", m=10, n=4, d=6,
+                               bag=dict(count=4, fault="dw_alias", param=0))),
+    ("bag-dw-alias-du", encode("bag_backward", m=10, n=4, d=6,
+                               bag=dict(count=4, fault="dw_alias", param=4))),
+    ("bag-u-alias-du", encode("bag_backward", m=10, n=4, d=6,
+                              bag=dict(count=4, fault="u_alias_du"))),
+    ("bag-du-overlaps-dy", encode("bag_backward", m=6, n=6, d=4, arena=3, offsets=(0, 1, 0),
+                                  bag=dict(count=6))),
 ]
 
 
