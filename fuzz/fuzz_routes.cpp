@@ -1051,6 +1051,15 @@ class runner {
   void bag_layout();
   bool bags_stage();
   void bag_op_stage();
+  // What both bag references read: the initial indices, rows (u or dy) and
+  // weights, and the bags' offsets, the bag of each route, the kept routes.
+  struct bag_reference_inputs {
+    const unsigned char* idx;
+    const unsigned char* rows;
+    const unsigned char* weights;
+    std::vector<std::int64_t> offsets, bag_of, kept;
+  };
+  bag_reference_inputs reference_inputs() const;
   void bag_forward_reference();
   void bag_backward_reference(bool with_du, bool with_dw);
   void cleanup() {
@@ -2113,6 +2122,16 @@ std::vector<std::int64_t> runner_offsets(bool fixed, std::int64_t size, std::int
   return off;
 }
 
+runner::bag_reference_inputs runner::reference_inputs() const {
+  bag_reference_inputs in{};
+  in.idx = initial_[idx_buf_].data() + idx_offset_;
+  in.rows = initial_[src_.buf].data() + src_.offset;
+  in.weights = weights_.null ? nullptr : initial_[weights_.buf].data() + weights_.offset;
+  in.offsets = runner_offsets(c_.bag_fixed, bag_size_, bag_count_, offsets_);
+  bag_structure(in.offsets, in.idx, c_.idx64, &in.bag_of, &in.kept);
+  return in;
+}
+
 // y: unweighted sums (and means) exactly -- the first kept row as it is, the
 // others added in route order in the accumulator type, times 1 / kept for a
 // mean of more than one, rounded once; weighted ones within a tolerance.
@@ -2120,14 +2139,12 @@ FUZZ_BULK void runner::bag_forward_reference() {
   const std::int32_t t = value_type_;
   const std::int64_t es = type_size(t), d = c_.d;
   const type_limits lim = limits_of(t);
-  const unsigned char* idx = initial_[idx_buf_].data() + idx_offset_;
-  const unsigned char* u = initial_[src_.buf].data() + src_.offset;
-  const unsigned char* w =
-      weights_.null ? nullptr : initial_[weights_.buf].data() + weights_.offset;
-  const std::vector<std::int64_t> off =
-      runner_offsets(c_.bag_fixed, bag_size_, bag_count_, offsets_);
-  std::vector<std::int64_t> bag_of, kept;
-  bag_structure(off, idx, c_.idx64, &bag_of, &kept);
+  const bag_reference_inputs in = reference_inputs();
+  const unsigned char* idx = in.idx;
+  const unsigned char* u = in.rows;
+  const unsigned char* w = in.weights;
+  const std::vector<std::int64_t>& off = in.offsets;
+  const std::vector<std::int64_t>& kept = in.kept;
   for (std::int64_t b = 0; b < bag_count_; ++b) {
     const std::size_t row_at = dst_.offset + static_cast<std::size_t>(b * dst_.stride * es);
     unsigned char* y = expected_[dst_.buf].data() + row_at;
@@ -2190,14 +2207,12 @@ FUZZ_BULK void runner::bag_backward_reference(bool with_du, bool with_dw) {
   const std::int32_t t = value_type_;
   const std::int64_t es = type_size(t), d = c_.d, m = c_.m;
   const type_limits lim = limits_of(t);
-  const unsigned char* idx = initial_[idx_buf_].data() + idx_offset_;
-  const unsigned char* dy = initial_[src_.buf].data() + src_.offset;
-  const unsigned char* w =
-      weights_.null ? nullptr : initial_[weights_.buf].data() + weights_.offset;
-  const std::vector<std::int64_t> off =
-      runner_offsets(c_.bag_fixed, bag_size_, bag_count_, offsets_);
-  std::vector<std::int64_t> bag_of, kept;
-  bag_structure(off, idx, c_.idx64, &bag_of, &kept);
+  const bag_reference_inputs in = reference_inputs();
+  const unsigned char* idx = in.idx;
+  const unsigned char* dy = in.rows;
+  const unsigned char* w = in.weights;
+  const std::vector<std::int64_t>& bag_of = in.bag_of;
+  const std::vector<std::int64_t>& kept = in.kept;
   auto scale_of = [&](std::int64_t b) {
     return c_.bag_mean && kept[b] > 0 ? 1.0 / static_cast<double>(kept[b]) : 1.0;
   };
