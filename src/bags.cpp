@@ -20,7 +20,7 @@ routemat_status copy_offsets(const O* given, std::int64_t bags, std::int64_t m,
     if (given[b + 1] < given[b])
       return fail(ROUTEMAT_ERROR_INVALID_ARGUMENT,
                   "offsets decrease at bag %lld: offsets[%lld] = %lld > offsets[%lld] = %lld",
-                  (long long)b, (long long)b, (long long)given[b], (long long)(b + 1),
+                  (long long)b, (long long)b, (long long)given[b], (long long)b + 1,
                   (long long)given[b + 1]);
     offsets[b + 1] = given[b + 1];
   }
@@ -61,7 +61,7 @@ routemat_status make_bags(routemat_bags** out, const routemat_map& map, std::int
     bags->storage.reset(new (std::nothrow) std::int64_t[static_cast<std::size_t>(elements)]);
   if (bags == nullptr || bags->storage == nullptr)
     return fail(ROUTEMAT_ERROR_OUT_OF_MEMORY, "cannot allocate %lld bytes for %lld bags",
-                (long long)(elements * 8), (long long)count);
+                (long long)elements * 8, (long long)count);
   std::int64_t* offsets = bags->storage.get();
   const routemat_status s = fill(offsets);
   if (s != ROUTEMAT_OK) return s;
