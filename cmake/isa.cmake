@@ -41,6 +41,11 @@ function(routemat_add_isa_objects out_targets out_names include_dir)
     # linker keeps one copy compiled with one ISA's flags for all of them
     # (tests/check_isa_symbols.cmake checks that none is shared).
     target_compile_options(${target} PRIVATE $<$<CONFIG:Debug>:-O2>)
+    # No a * b + c contracted into an fma behind the code's back: whether the
+    # compiler fuses one depends on the instantiation around it (on aarch64,
+    # where every build has fma, a bag's dw alone and with dU differed in
+    # their scalar tails). Fused operations are written out (xsimd::fma).
+    target_compile_options(${target} PRIVATE -ffp-contract=off)
     # GCC 12's own AVX2/AVX-512 intrinsic headers start vectors from
     # _mm*_undefined_*() and then warn about them once inlined (GCC bug 105593).
     if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
