@@ -1060,6 +1060,11 @@ class runner {
     std::vector<std::int64_t> offsets, bag_of, kept;
   };
   bag_reference_inputs reference_inputs() const;
+  // The routemat_rows of a declared view over the current buffers.
+  routemat_rows rows_of(const view_decl& v) {
+    return {v.null_data ? nullptr : bufs_[v.buf].data() + v.offset, v.rows, v.width, v.stride,
+            static_cast<routemat_value_type>(v.type)};
+  }
   void bag_forward_reference();
   void bag_backward_reference(bool with_du, bool with_dw);
   void cleanup() {
@@ -1695,15 +1700,8 @@ void runner::op_stage() {
   if (both_ok && src_.width != dst_.width) allowed |= status_bit(ROUTEMAT_ERROR_SHAPE_MISMATCH);
 
   routemat_rows src{}, dst{};
-  auto fill_view = [&](routemat_rows& r, const view_decl& v) {
-    r.data = v.null_data ? nullptr : bufs_[v.buf].data() + v.offset;
-    r.rows = v.rows;
-    r.width = v.width;
-    r.stride = v.stride;
-    r.type = static_cast<routemat_value_type>(v.type);
-  };
-  fill_view(src, src_);
-  fill_view(dst, dst_);
+  src = rows_of(src_);
+  dst = rows_of(dst_);
 
   // Aliasing: a shared byte must be refused; disjoint extents, or equal row
   // pitches with disjoint columns, must be accepted; anything else may be
@@ -2314,16 +2312,9 @@ void runner::bag_op_stage() {
   if (!forward) allowed |= per_route(dw, dw_count_);
   // Extents and aliasing (checked last by routemat, so only then).
   routemat_rows src{}, dst{}, u{};
-  auto fill_view = [&](routemat_rows& r, const view_decl& v) {
-    r.data = v.null_data ? nullptr : bufs_[v.buf].data() + v.offset;
-    r.rows = v.rows;
-    r.width = v.width;
-    r.stride = v.stride;
-    r.type = static_cast<routemat_value_type>(v.type);
-  };
-  fill_view(src, src_);
-  fill_view(dst, dst_);
-  if (!forward) fill_view(u, u_);
+  src = rows_of(src_);
+  dst = rows_of(dst_);
+  if (!forward) u = rows_of(u_);
   bool alias_maybe = false;
   if (allowed == 0) {
     const std::size_t es = static_cast<std::size_t>(src_.es());
